@@ -184,6 +184,11 @@ def linear(c_in: int, c_out: int, bias: bool = True, init: str = "default") -> n
     return layer
 
 
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """Upcast half precision to float32 for a sensitive reduction; keep float64."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def mask_to_bias(mask: torch.Tensor) -> torch.Tensor:
     """[*, K] mask of 1 (real) / 0 (padding) -> additive logit bias 0 / -1e9."""
     return (1.0 - mask) * MASK_LOGIT
@@ -241,10 +246,10 @@ class GatedAttention(nn.Module):
         q = self._heads(self.linear_q(x)) / math.sqrt(self.head_dim)  # [*, H, Q, c]
         k = self._heads(self.linear_k(x))  # [*, H, K, c]
         v = self._heads(self.linear_v(x))  # [*, H, K, c]
-        logits = torch.einsum("...hqc,...hkc->...hqk", q, k).float()  # [*, H, Q, K]
+        logits = at_least_fp32(torch.einsum("...hqc,...hkc->...hqk", q, k))  # [*, H, Q, K]
         for bias in biases:
-            logits = logits + bias.float()
-        logits = logits + mask_to_bias(key_mask.float())[..., None, None, :]
+            logits = logits + at_least_fp32(bias)
+        logits = logits + mask_to_bias(key_mask.to(logits.dtype))[..., None, None, :]
         a = torch.softmax(logits, dim=-1).to(v.dtype)
         o = torch.einsum("...hqk,...hkc->...hqc", a, v)  # [*, H, Q, c]
         o = o.transpose(-2, -3).reshape(*x.shape[:-1], -1)  # [*, Q, H * c]
@@ -349,8 +354,9 @@ class OuterProductMean(nn.Module):
         b = self.linear_b(m) * mask  # [*, N_seq, N_res, c]
         outer = torch.einsum("...sic,...sjd->...ijcd", a, b)  # [*, N_res, N_res, c, c]
         # The division is kept in float32: the count can be ~1e3 and the sum large.
-        count = torch.einsum("...si,...sj->...ij", msa_mask.float(), msa_mask.float())
-        mean = outer.float() / (self.eps + count)[..., None, None]
+        mask_f = at_least_fp32(msa_mask.to(outer.dtype))
+        count = torch.einsum("...si,...sj->...ij", mask_f, mask_f)
+        mean = at_least_fp32(outer) / (self.eps + count)[..., None, None]
         mean = mean.to(a.dtype).flatten(-2)  # [*, N_res, N_res, c * c]
         return self.linear_out(mean)
 
@@ -544,7 +550,7 @@ class DistanceHead(nn.Module):
             self.linear.bias.fill_(math.log(math.expm1(initial_distance)))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        logits = self.linear(z).float()  # [B, N_res, N_res, 1]
+        logits = at_least_fp32(self.linear(z))  # [B, N_res, N_res, 1]
         logits = 0.5 * (logits + logits.transpose(1, 2))
         return F.softplus(logits)
 
@@ -658,83 +664,83 @@ def distance_matrix(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class PottsModel:
-    """Fields h [N, 21] and lock-and-key couplings on a matching of contacts.
+    """Fields h [N, 21] and sparse lock-and-key couplings on contacting pairs.
 
-    Each residue is coupled to at most one partner, so the model factorises
-    into independent blocks (a coupled pair, or a single site) and every block
-    can be sampled exactly from its marginal: fast, and no Gibbs chain to mix.
+    P(x) ~ exp(sum_i h_i(x_i) + sum_(i,j) J_ij(x_i, x_j)); each residue has at
+    most max_partners coupled partners, stored padded for vectorised sampling.
     """
 
     fields: np.ndarray  # [N, 21], -1e4 for residues the column does not allow
-    pairs: np.ndarray  # [P, 2] coupled residue pairs (i < j), all in contact
-    couplings: np.ndarray  # [P, 21, 21] J_ij(a, b): `coupling` on a -> perm_ij(a), else 0
-    singles: np.ndarray  # [U] residues without a partner
+    partner: np.ndarray  # [N, P] index of each coupled partner, -1 for none
+    couplings: np.ndarray  # [N, P, 21, 21] J(a at i, b at partner); 0 where no partner
+    pairs: np.ndarray  # [n_pairs, 2] coupled residue pairs (i < j), all in contact
 
 
-def make_potts_model(dist: np.ndarray, rng: np.random.Generator, n_allowed: int = 6,
-                     coupling: float = 4.0, min_separation: int = 4) -> PottsModel:
-    """Random fields (n_allowed residues per column) and couplings on a random
-    matching of the contacts with |i - j| >= min_separation."""
+def make_potts_model(dist: np.ndarray, rng: np.random.Generator, n_allowed: int = 6, coupling: float = 4.0,
+                     max_partners: int = 2, min_separation: int = 4) -> PottsModel:
+    """Random fields (n_allowed residues per column) and "lock-and-key"
+    couplings on a random subset of the contacts with |i - j| >= min_separation:
+    J_ij(a, b) = coupling if b = perm_ij(a), a random pairing of the residues the
+    two columns allow. No residue is special a priori, so one sequence says
+    nothing about which pairs touch."""
     n = len(dist)
     fields = np.full((n, N_AMINO + 1), -1e4)
     allowed = np.argsort(rng.random((n, N_AMINO)), axis=1)[:, :n_allowed]  # [N, n_allowed]
     np.put_along_axis(fields, allowed, rng.normal(0.0, 1.0, (n, n_allowed)), axis=1)
-    ii, jj = np.nonzero(np.triu(dist < CONTACT_CUTOFF, k=min_separation))
-    used = np.zeros(n, dtype=bool)
+    partner = np.full((n, max_partners), -1, dtype=np.int64)
+    couplings = np.zeros((n, max_partners, N_AMINO + 1, N_AMINO + 1))
+    degree = np.zeros(n, dtype=np.int64)
     pairs = []
+    ii, jj = np.nonzero(np.triu(dist < CONTACT_CUTOFF, k=min_separation))
     for idx in rng.permutation(len(ii)):
         i, j = ii[idx], jj[idx]
-        if not (used[i] or used[j]):
-            used[i] = used[j] = True
-            pairs.append((i, j))
-    pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    couplings = np.zeros((len(pairs), N_AMINO + 1, N_AMINO + 1))
-    for p, (i, j) in enumerate(pairs):
-        couplings[p, allowed[i], rng.permutation(allowed[j])] = coupling  # lock a -> key perm(a)
-    return PottsModel(fields, pairs, couplings, np.flatnonzero(~used))
+        if degree[i] >= max_partners or degree[j] >= max_partners:
+            continue
+        J = np.zeros((N_AMINO + 1, N_AMINO + 1))
+        J[allowed[i], rng.permutation(allowed[j])] = coupling  # lock a -> key perm(a)
+        partner[i, degree[i]], couplings[i, degree[i]] = j, J
+        partner[j, degree[j]], couplings[j, degree[j]] = i, J.T
+        degree[i] += 1
+        degree[j] += 1
+        pairs.append((i, j))
+    return PottsModel(fields, partner, couplings, np.array(pairs, dtype=np.int64).reshape(-1, 2))
 
 
-def _sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Gumbel-max sampling along the last axis."""
-    return np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
-
-
-def resample_blocks(potts: PottsModel, seqs: np.ndarray, rate: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
-    """One round of evolution on seqs [R, N]: each block (coupled pair or single
-    site) of row r is redrawn from its exact marginal with probability rate[r].
-
-    A redrawn coupled pair lands in a lock-and-key state most of the time, so a
-    change at i comes with the compensating change at j: co-variation.
-    """
-    R = seqs.shape[0]
+def gibbs_sweeps(potts: PottsModel, seqs: np.ndarray, n_sweeps: int, rate: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Evolve rows seqs [R, N]: in each sweep every site of row r is, with
+    probability rate[r], redrawn from its Potts conditional given the rest of
+    the row. When a site mutates, its coupled partner's conditional now
+    favours the matching "key", so a compensating mutation tends to follow:
+    that is the co-variation the MSA records."""
     seqs = seqs.copy()
-    s = potts.singles
-    new = _sample_categorical(np.broadcast_to(potts.fields[s], (R, len(s), N_AMINO + 1)), rng)
-    hit = rng.random((R, len(s))) < rate[:, None]
-    seqs[:, s] = np.where(hit, new, seqs[:, s])
-    if len(potts.pairs):
-        i, j = potts.pairs[:, 0], potts.pairs[:, 1]
-        joint = potts.fields[i][:, :, None] + potts.fields[j][:, None, :] + potts.couplings  # [P, 21, 21]
-        flat = _sample_categorical(np.broadcast_to(joint.reshape(len(i), -1), (R,) + joint.shape[:1] + (joint.shape[1] ** 2,)), rng)
-        hit = rng.random((R, len(i))) < rate[:, None]
-        seqs[:, i] = np.where(hit, flat // (N_AMINO + 1), seqs[:, i])
-        seqs[:, j] = np.where(hit, flat % (N_AMINO + 1), seqs[:, j])
+    R, n = seqs.shape
+    for _ in range(n_sweeps):
+        for i in rng.permutation(n):
+            logits = np.repeat(potts.fields[i][None], R, axis=0)  # [R, 21]
+            for p, j in enumerate(potts.partner[i]):
+                if j >= 0:
+                    logits += potts.couplings[i, p][:, seqs[:, j]].T
+            new = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)  # Gumbel-max sample
+            update = rng.random(R) < rate
+            seqs[update, i] = new[update]
     return seqs
 
 
 def sample_msa(potts: PottsModel, n_seqs: int, rng: np.random.Generator, n_clades: int = 4,
-               rate_range=(0.2, 0.6)) -> np.ndarray:
-    """[n_seqs, N] int64 MSA on a two-level tree: row 0 is the target (an exact
-    Potts sample); clade ancestors evolve from it, leaves from their ancestor."""
+               rate_range=(0.2, 0.6), sweeps: int = 3, target_sweeps: int = 20) -> np.ndarray:
+    """[n_seqs, N] int64 MSA on a two-level tree: row 0, the target, is a Potts
+    sample (Gibbs from a random start); clade ancestors evolve from it, and
+    leaves from their ancestor, each at its own rate."""
     n = potts.fields.shape[0]
-    target = resample_blocks(potts, np.zeros((1, n), dtype=np.int64), np.ones(1), rng)
+    start = np.argmax(potts.fields + rng.gumbel(size=potts.fields.shape), axis=1)[None]
+    target = gibbs_sweeps(potts, start, target_sweeps, np.ones(1), rng)
     if n_seqs == 1:
-        return target
+        return target.astype(np.int64)
     k = min(n_clades, n_seqs - 1)
-    ancestors = resample_blocks(potts, np.repeat(target, k, axis=0), rng.uniform(*rate_range, k), rng)
+    ancestors = gibbs_sweeps(potts, np.repeat(target, k, axis=0), sweeps, rng.uniform(*rate_range, k), rng)
     leaves = ancestors[rng.integers(0, k, n_seqs - 1)]
-    leaves = resample_blocks(potts, leaves, rng.uniform(*rate_range, n_seqs - 1), rng)
+    leaves = gibbs_sweeps(potts, leaves, sweeps, rng.uniform(*rate_range, n_seqs - 1), rng)
     return np.concatenate([target, leaves]).astype(np.int64)
 
 
@@ -1099,7 +1105,7 @@ def load_checkpoint(path: str) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupt, or not a torch file at all
         raise UsageError(f"--resume: {path} is not a readable checkpoint ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:120]})") from None
+                         f"{(str(exc).splitlines() or [repr(exc)])[0][:120]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise UsageError(f"--resume: {path} is not a TinyOpenFold V1 checkpoint")
     return ckpt
@@ -1524,7 +1530,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--use-amp", action="store_true", help="mixed precision (autocast); see --amp-dtype")
     g.add_argument("--amp-dtype", choices=["bf16", "fp16"], default="bf16",
                    help="autocast dtype for --use-amp; fp16 adds a GradScaler")
-    g.add_argument("--seed", type=int, default=0, help="seed of weights and training data")
+    g.add_argument("--seed", type=_non_negative_int, default=0, help="seed of weights and training data")
     g.add_argument("--eval-every", type=_non_negative_int, default=0,
                    help="evaluate on the held-out set every N steps (0: at the end only)")
     g.add_argument("--eval-samples", type=_positive_int, default=64, help="held-out proteins")

@@ -1,0 +1,218 @@
+"""Command-line tests of tiny_openfold_v1.py, run as a subprocess.
+
+Every run uses a tmp_path as working directory and passes --profile-dir and
+--checkpoint-dir inside it, so nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tiny_openfold_v1 as tof
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tiny_openfold_v1.py"
+
+# The test machine has 2 cores and is often shared: intra-op threads that
+# oversubscribe the CPU make the tiny runs ~50x slower. One thread per run.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+SEED_FLAGS = ["--msa-dim", "--pair-dim", "--num-blocks", "--num-seqs", "--seq-len", "--num-steps", "--batch-size",
+              "--learning-rate", "--use-amp", "--device", "--no-data-parallel", "--validate-setup",
+              "--enable-pytorch-profiler", "--enable-memory-profiling", "--enable-all-profiling", "--profile-dir",
+              "--warmup-steps", "--profile-steps", "--seed", "--preset", "--eval-every", "--checkpoint-dir",
+              "--save-every", "--resume"]
+
+
+def run_script(args, cwd, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def dirs(tmp: Path):
+    return ["--profile-dir", tmp / "profiles", "--checkpoint-dir", tmp / "checkpoints"]
+
+
+def test_help_lists_every_seed_flag(tmp_path):
+    r = run_script(["--help"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    for flag in SEED_FLAGS + ["--min-seq-len", "--eval-samples"]:
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}\b", r.stdout), f"{flag} missing from --help"
+    assert not r.stderr.strip()
+
+
+# -----------------------------------------------------------------------------
+# Bad input: exit status 2, exactly one non-empty stderr line naming the flag,
+# no traceback. The cases run concurrently (each is a fresh interpreter).
+# -----------------------------------------------------------------------------
+
+# (case id, flags that replace the defaults below, text the error must contain)
+BAD_INPUT_CASES = [
+    ("batch-size-0", ["--batch-size", "0"], "--batch-size"),
+    ("batch-size-negative", ["--batch-size", "-3"], "--batch-size"),
+    ("seq-len-0", ["--seq-len", "0"], "--seq-len"),
+    ("num-steps-abc", ["--num-steps", "abc"], "--num-steps"),
+    ("msa-dim-not-divisible", ["--msa-dim", "30"], "--msa-dim"),
+    ("preset-huge", ["--preset", "huge"], "--preset"),
+    ("device-7", ["--device", "7"], "--device"),
+    ("device-banana", ["--device", "banana"], "--device"),
+    ("resume-missing", ["--resume", "/nonexistent/ckpt.pt"], "--resume"),
+    ("resume-garbage", ["--resume", "{tmp}/garbage.pt"], "--resume"),
+    ("resume-empty", ["--resume", "{tmp}/empty.pt"], "--resume"),
+    ("profile-dir-under-file", ["--profile-dir", "{tmp}/file.txt/sub"], "--profile-dir"),
+    ("learning-rate-negative", ["--learning-rate", "-1"], "--learning-rate"),
+    ("min-seq-len-above-seq-len", ["--min-seq-len", "50", "--seq-len", "32"], "--min-seq-len"),
+]
+
+
+def _values(case):
+    """(case id, flags, names) of a plain tuple or of a pytest.param."""
+    return case.values if hasattr(case, "values") else case
+
+
+def _bad_input_args(case_flags, tmp: Path):
+    flags = [f.format(tmp=tmp) for f in case_flags]
+    defaults = {"--preset": "tiny", "--num-steps": "2", "--seq-len": "8", "--num-seqs": "2",
+                "--batch-size": "2", "--eval-samples": "2", "--device": "cpu",
+                "--profile-dir": str(tmp / "profiles"), "--checkpoint-dir": str(tmp / "checkpoints")}
+    given = set(flags[::2])
+    args = list(flags)
+    for flag, value in defaults.items():
+        if flag not in given:
+            args += [flag, value]
+    return args
+
+
+@pytest.fixture(scope="module")
+def bad_input_results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bad_input")
+    (tmp / "garbage.pt").write_bytes(bytes(range(256)) * 16)
+    (tmp / "empty.pt").write_bytes(b"")
+    (tmp / "file.txt").write_text("a regular file, not a directory\n")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {case: pool.submit(run_script, _bad_input_args(flags, tmp), tmp, 120)
+                   for case, flags, _ in map(_values, BAD_INPUT_CASES)}
+        results = {case: future.result() for case, future in futures.items()}
+    results["_tmp"] = tmp
+    return results
+
+
+@pytest.mark.parametrize("case,flags,names", BAD_INPUT_CASES, ids=[_values(c)[0] for c in BAD_INPUT_CASES])
+def test_bad_input_is_one_line_exit_2(bad_input_results, case, flags, names):
+    r = bad_input_results[case]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 2, f"exit {r.returncode}\nstdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-3000:]}"
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    assert len(lines) == 1, r.stderr
+    assert names in lines[0], lines[0]
+    assert "Training for" not in r.stdout  # it failed before training
+
+
+def test_bad_input_leaves_no_outputs(bad_input_results):
+    # The failing runs stopped before writing anything (their cwd and output dirs are a tmp dir).
+    tmp = bad_input_results["_tmp"]
+    assert not (tmp / "file.txt" / "sub").exists()
+    assert not (tmp / "profiles" / "performance_summary.json").exists()
+
+
+def test_negative_seed_is_rejected_or_works(tmp_path):
+    r = run_script(["--preset", "tiny", "--seed", "-1", "--num-steps", "1", "--seq-len", "8", "--num-seqs", "2",
+                    "--batch-size", "2", "--eval-samples", "2", "--warmup-steps", "0", *dirs(tmp_path)], tmp_path)
+    assert "Traceback" not in r.stderr
+    assert r.returncode in (0, 2)
+    if r.returncode == 2:
+        assert "--seed" in r.stderr
+
+
+# -----------------------------------------------------------------------------
+# Runs that must succeed
+# -----------------------------------------------------------------------------
+
+
+def test_validate_setup(tmp_path):
+    r = run_script(["--validate-setup"], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Validation successful! Environment ready." in r.stdout
+
+
+def _finite(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _load_summary(tmp: Path) -> dict:
+    path = tmp / "profiles" / "performance_summary.json"
+    assert path.is_file()
+    return json.loads(path.read_text())
+
+
+def test_short_training_run(tmp_path):
+    r = run_script(["--preset", "tiny", "--num-steps", "6", "--seq-len", "16", "--num-seqs", "4",
+                    "--batch-size", "2", "--eval-samples", "4", "--warmup-steps", "1", *dirs(tmp_path)], tmp_path)
+    out = r.stdout
+    assert r.returncode == 0, out[-3000:] + r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+
+    cfg = tof.config_from_preset("tiny", max_seq_len=16, n_seqs=4)
+    n_params = tof.count_parameters(tof.TinyOpenFold(cfg))
+    assert "Model Configuration:" in out
+    match = re.search(r"Total parameters: ([\d,]+)", out)
+    assert match, out
+    assert int(match.group(1).replace(",", "")) == n_params
+    assert re.search(r"^Step\s+0/6 \| Loss:\s+\d+\.\d+", out, re.M), out
+    assert re.search(r"^Step\s+5/6 \| Loss:\s+\d+\.\d+", out, re.M), out  # the last step is always logged
+    assert "Performance Summary:" in out
+    assert (tmp_path / "checkpoints" / "checkpoint.pt").is_file()
+
+    summary = _load_summary(tmp_path)
+    assert summary["config"] == dataclasses.asdict(cfg)
+    assert summary["parameters"] == n_params
+    perf = summary["performance_summary"]
+    assert perf["total_samples"] == 12
+    for key in ("avg_training_speed", "avg_batch_time_ms", "avg_forward_time_ms", "avg_backward_time_ms",
+                "avg_optimizer_time_ms", "final_loss", "peak_memory_mb"):
+        assert _finite(perf[key]) and perf[key] > 0, (key, perf[key])
+    # Throughput is total timed samples over total timed time (5 steps after 1 warm-up).
+    assert perf["avg_training_speed"] == pytest.approx(
+        perf["timed_samples"] / (perf["timed_steps"] * perf["avg_batch_time_ms"] / 1e3), rel=1e-6)
+    assert perf["timed_steps"] == 5 and perf["timed_samples"] == 10
+    assert perf["avg_forward_time_ms"] < perf["avg_batch_time_ms"]
+    metrics = summary["metrics"]
+    for key in ("eval_loss", "baseline_loss", "distance_mae"):
+        assert _finite(metrics[key]) and metrics[key] > 0, (key, metrics[key])
+    for key in ("contact_precision_top_l5", "contact_density"):
+        assert _finite(metrics[key]) and 0 <= metrics[key] <= 1, (key, metrics[key])
+    info = summary["system_info"]
+    assert isinstance(info, dict) and info["torch"] and info["python"]
+    assert len(summary["loss_history"]) == 6 and all(_finite(x) for x in summary["loss_history"])
+    assert summary["loss_history"][-1] == pytest.approx(perf["final_loss"])
+
+
+def test_variable_length_run(tmp_path):
+    r = run_script(["--preset", "tiny", "--num-steps", "3", "--min-seq-len", "10", "--seq-len", "16",
+                    "--num-seqs", "4", "--batch-size", "2", "--eval-samples", "4", "--warmup-steps", "1",
+                    "--enable-pytorch-profiler", "--enable-memory-profiling", *dirs(tmp_path)], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Residues x MSA depth: 10-16 x 4" in r.stdout
+    summary = _load_summary(tmp_path)
+    assert summary["train_config"]["min_seq_len"] == 10
+    assert summary["performance_summary"]["total_samples"] == 6
+    assert _finite(summary["metrics"]["eval_loss"])
+
+
+def test_all_profiling_flag_run(tmp_path):
+    r = run_script(["--preset", "tiny", "--num-steps", "3", "--seq-len", "12", "--num-seqs", "3",
+                    "--batch-size", "2", "--eval-samples", "2", "--enable-all-profiling", "--warmup-steps", "1",
+                    "--profile-steps", "2", *dirs(tmp_path)], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Performance Summary:" in r.stdout
+    assert _load_summary(tmp_path)["performance_summary"]["total_samples"] == 6
