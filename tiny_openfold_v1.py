@@ -1330,7 +1330,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 losses.append(loss_value)
                 if step - start_step >= tc.warmup_steps:
                     for key, value in zip(times, (t_end - t0, t1 - t0, t2 - t1, t3 - t2, t_end - t3)):
-                        value and times[key].append(value)
+                        times[key].append(value)
                     samples_timed += batch["msa_tokens"].shape[0]
                 bsz = batch["msa_tokens"].shape[0]
                 if step % tc.log_every == 0 or step == tc.num_steps - 1:
@@ -1398,7 +1398,6 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     if losses:
         log(tc, f"   Final loss: {losses[-1]:.4f}")
     log(tc, f"   Peak memory usage: {perf['peak_memory_mb']:.1f} MB ({perf['peak_memory_source']})")
-    metric_keys = ("eval_loss", "baseline_loss", "distance_mae", "contact_precision_top_l5", "contact_density")
     summary = {
         "status": status,
         "step": step,
@@ -1406,7 +1405,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "train_config": dataclasses.asdict(tc),
         "parameters": count_parameters(model),
         "performance_summary": perf,
-        "metrics": {**{k: final_metrics[k] for k in metric_keys}, **final_metrics},
+        "metrics": final_metrics,
         "eval_history": eval_history,
         "loss_history": losses,
         "system_info": system_info(device),
@@ -1471,6 +1470,16 @@ def validate_setup() -> int:
 # =============================================================================
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Append "(default: X)" to a flag's help unless X is None or already said."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if all(action.default is not x for x in (None, argparse.SUPPRESS, False)) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line on stderr and exit status 2."""
 
@@ -1512,7 +1521,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="tiny_openfold_v1.py",
         description="TinyOpenFold V1: train AlphaFold 2's Evoformer on synthetic proteins with co-evolution.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_DefaultsFormatter)
     g = p.add_argument_group("model (defaults: the --preset's values)")
     g.add_argument("--preset", default="small", help=f"named configuration: {', '.join(PRESETS)}")
     g.add_argument("--msa-dim", type=_positive_int, help="c_m, MSA channels")
