@@ -72,6 +72,8 @@ BAD_INPUT_CASES = [
     ("profile-dir-under-file", ["--profile-dir", "{tmp}/file.txt/sub"], "--profile-dir"),
     ("learning-rate-negative", ["--learning-rate", "-1"], "--learning-rate"),
     ("min-seq-len-above-seq-len", ["--min-seq-len", "50", "--seq-len", "32"], "--min-seq-len"),
+    ("amp-fp16-on-cpu", ["--use-amp", "--amp-dtype", "fp16", "--device", "cpu"], "--amp-dtype"),
+    ("amp-dtype-unknown", ["--amp-dtype", "fp8"], "--amp-dtype"),
 ]
 
 
@@ -216,3 +218,15 @@ def test_all_profiling_flag_run(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Performance Summary:" in r.stdout
     assert _load_summary(tmp_path)["performance_summary"]["total_samples"] == 6
+
+
+def test_bf16_autocast_run_on_cpu(tmp_path):
+    """--use-amp takes bf16 autocast on CPU too; the loss stays float32 and finite."""
+    r = run_script(["--preset", "tiny", "--seq-len", "12", "--num-seqs", "3", "--batch-size", "2", "--num-steps", "3",
+                    "--eval-samples", "2", "--warmup-steps", "1", "--use-amp", "--device", "cpu", *dirs(tmp_path)],
+                   tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "precision: autocast bf16" in r.stdout
+    summary = _load_summary(tmp_path)
+    assert _finite(summary["performance_summary"]["final_loss"])
+    assert summary["train_config"]["use_amp"] is True
