@@ -48,7 +48,6 @@ OPM_EPS = 1e-3  # Alg. 10: added to the mask count
 EXACT = 1e-10
 # Sensitive reductions upcast to at least float32 and keep float64, so float64
 # paths match the float64 references exactly (test_float64_inputs_are_not_downcast).
-F32_INTERNAL = EXACT
 
 
 def make_cfg(**overrides) -> tof.TinyOpenFoldConfig:
@@ -348,7 +347,7 @@ def test_evoformer_block_input_embedder_and_model_shapes():
 def test_msa_row_attention_with_pair_bias_matches_reference():
     mod = build(tof.MSARowAttentionWithPairBias)
     m, z, mask = randn(B, S, N, CFG.msa_dim, seed=1), randn(B, N, N, CFG.pair_dim, seed=2), random_msa_mask(3)
-    close(mod(m, z, mask), ref_msa_row_attention(mod, m, z, mask), F32_INTERNAL)
+    close(mod(m, z, mask), ref_msa_row_attention(mod, m, z, mask), EXACT)
 
 
 @torch.no_grad()
@@ -368,7 +367,7 @@ def test_msa_row_attention_pair_bias_is_shared_by_rows():
 def test_msa_column_attention_matches_reference():
     mod = build(tof.MSAColumnAttention)
     m, mask = randn(B, S, N, CFG.msa_dim, seed=4), random_msa_mask(5)
-    close(mod(m, mask), ref_msa_column_attention(mod, m, mask), F32_INTERNAL)
+    close(mod(m, mask), ref_msa_column_attention(mod, m, mask), EXACT)
 
 
 @torch.no_grad()
@@ -393,7 +392,7 @@ def test_outer_product_mean_matches_reference():
     m, mask = randn(B, S, N, CFG.msa_dim, seed=8), random_msa_mask(9)
     mask[0, :, 3] = 0  # a column with no real row: only the 1e-3 keeps the mean finite
     out = mod(m, mask)
-    close(out, ref_outer_product_mean(mod, m, mask), F32_INTERNAL)
+    close(out, ref_outer_product_mean(mod, m, mask), EXACT)
     # o_ij != o_ji^T in general (a and b are different projections), so z_ij != z_ji.
     assert (out - out.transpose(1, 2)).abs().max() > 1e-3
 
@@ -409,7 +408,7 @@ def test_outer_product_mean_uses_eps_on_the_count():
     a = ref_linear(ref_layer_norm(m, mod.layer_norm), mod.linear_a)[0, 0]
     b = ref_linear(ref_layer_norm(m, mod.layer_norm), mod.linear_b)[0, 0]
     o = (a[:, None, :, None] * b[None, :, None, :]).reshape(3, 3, -1) / (1.0 + OPM_EPS)
-    close(full[0], ref_linear(o, mod.linear_out), F32_INTERNAL)
+    close(full[0], ref_linear(o, mod.linear_out), EXACT)
 
 
 @pytest.mark.parametrize("cls,outgoing", [(tof.TriangleMultiplicationOutgoing, True),
@@ -431,7 +430,7 @@ def test_triangle_attention_matches_reference(cls, starting):
     mod = build(cls)
     z, mask = randn(B, N, N, CFG.pair_dim, seed=13), random_pair_mask(14)
     out = mod(z, mask)
-    close(out, ref_triangle_attention(mod, z, mask, starting), F32_INTERNAL)
+    close(out, ref_triangle_attention(mod, z, mask, starting), EXACT)
     assert (out - ref_triangle_attention(mod, z, mask, not starting)).abs().max() > 1e-3
 
 
@@ -461,7 +460,7 @@ def test_input_embedder_matches_reference():
 def test_distance_head_matches_reference():
     mod = build(tof.DistanceHead)
     z = randn(B, N, N, CFG.pair_dim, seed=17)
-    close(mod(z).double(), ref_distance_head(mod, z), F32_INTERNAL)
+    close(mod(z).double(), ref_distance_head(mod, z), EXACT)
 
 
 def test_distance_head_starts_near_12_angstrom():
@@ -484,8 +483,8 @@ def test_evoformer_block_matches_algorithm_6():
     m_ref, z_ref = ref_evoformer_block(blk, m, z, msa_mask, pair_mask)
     r = residue_mask.bool()
     for b in range(B):  # padding entries are free; compare the real ones
-        close(m_out[b][:, r[b]], m_ref[b][:, r[b]], F32_INTERNAL)
-        close(z_out[b][r[b]][:, r[b]], z_ref[b][r[b]][:, r[b]], F32_INTERNAL)
+        close(m_out[b][:, r[b]], m_ref[b][:, r[b]], EXACT)
+        close(z_out[b][r[b]][:, r[b]], z_ref[b][r[b]][:, r[b]], EXACT)
 
 
 @torch.no_grad()
@@ -507,10 +506,10 @@ def test_full_model_matches_reference():
     real = residue_mask.bool()
     for b in range(B):  # compare the real part only (the reference needs real keys)
         r = real[b]
-        close(out["msa"][b][:, r], m[b][:, r], F32_INTERNAL)
-        close(out["pair"][b][r][:, r], z[b][r][:, r], F32_INTERNAL)
+        close(out["msa"][b][:, r], m[b][:, r], EXACT)
+        close(out["pair"][b][r][:, r], z[b][r][:, r], EXACT)
         close(out["distances"][b][r][:, r].double(), ref_distance_head(model.distance_head, z)[b][r][:, r],
-              F32_INTERNAL)
+              EXACT)
 
 
 @torch.no_grad()
@@ -576,9 +575,9 @@ def test_msa_row_permutation_equivariance():
     out = model(tokens, feats, msa_mask, residue_mask)
     perm = torch.tensor([0, 3, 1, 4, 2])  # row 0 (the target) stays first
     out_p = model(tokens[:, perm], feats, msa_mask[:, perm], residue_mask)
-    close(out_p["msa"], out["msa"][:, perm], F32_INTERNAL)
-    close(out_p["pair"], out["pair"], F32_INTERNAL)
-    close(out_p["distances"], out["distances"], F32_INTERNAL)
+    close(out_p["msa"], out["msa"][:, perm], EXACT)
+    close(out_p["pair"], out["pair"], EXACT)
+    close(out_p["distances"], out["distances"], EXACT)
     # Row 0 is special (the target enters the embedder): moving it changes the pair.
     swap = torch.tensor([1, 0, 2, 3, 4])
     assert (model(tokens[:, swap], feats, msa_mask[:, swap], residue_mask)["pair"] - out["pair"]).abs().max() > 1e-3
