@@ -607,7 +607,10 @@ def count_parameters(model: nn.Module) -> int:
 #      from it along a two-level tree by Gibbs resampling, so mutations at one
 #      end of a coupled contact are compensated at the other.
 # A single sequence reveals nothing about which pairs touch (every allowed
-# residue pair is equally likely a priori); only co-variation across rows does.
+# residue pair is equally likely a priori). The MSA reveals it twice: by
+# co-variation across rows, and by conservation, since coupled sites mutate
+# less (a change must be compensated), as contacting residues do in real
+# proteins. The evaluation's controls separate the two (Section 7).
 
 N_AMINO = 20  # tokens 0..19; token 20 is "unknown" and pads shorter proteins
 PAD_TOKEN = 20
