@@ -160,3 +160,46 @@ def test_contact_precision_metric():
     scores = -d
     assert tof.top_l5_precision(scores, d) == pytest.approx(2 / 6)  # top L/5 = 6 pairs, 2 contacts
     assert math.isnan(tof.top_l5_precision(scores[:10, :10], d[:10, :10]))  # no |i-j| >= 12 pair
+
+
+def test_gibbs_groups_are_independent_and_terms_match_a_loop():
+    rng = np.random.default_rng(5)
+    n = 48
+    d = tof.distance_matrix(tof.sample_ca_trace(n, rng))
+    potts = tof.make_potts_model(d, rng)
+    coupled = {(int(i), int(j)) for i, j in potts.pairs} | {(int(j), int(i)) for i, j in potts.pairs}
+    assert sorted(np.concatenate(potts.site_groups).tolist()) == list(range(n))
+    for sites in potts.site_groups:  # sites redrawn together must not be coupled
+        assert not any((int(a), int(b)) in coupled for a in sites for b in sites)
+    assert sorted(np.concatenate(potts.pair_groups).tolist()) == list(range(len(potts.pairs)))
+    for group in potts.pair_groups:  # a pair's joint conditional must not read another pair of its group
+        for e in group:
+            near = set(potts.pairs[e]) | {k for k in potts.partner[potts.pairs[e]].ravel() if k >= 0}
+            for f in group:
+                if f != e:
+                    assert not (set(potts.pairs[f]) & near)
+    seqs = rng.integers(0, potts.fields.shape[1], (3, n))
+    sites = potts.site_groups[0]
+    terms = tof._partner_terms(potts, seqs, sites)
+    for r in range(3):
+        for m, i in enumerate(sites):
+            for p, k in enumerate(potts.partner[i]):
+                expected = potts.couplings[i, p][:, seqs[r, k]] if k >= 0 else np.zeros(potts.fields.shape[1])
+                np.testing.assert_array_equal(terms[r, m, p], expected)
+
+
+def test_compensated_pairs_stay_locked_across_the_msa():
+    """Most rows keep each coupled pair in a lock-and-key state, although the
+    residues themselves change: compensating double mutations."""
+    rng = np.random.default_rng(8)
+    d = tof.distance_matrix(tof.sample_ca_trace(48, rng))
+    potts = tof.make_potts_model(d, rng)
+    msa = tof.sample_msa(potts, 32, rng)
+    local = np.argmax(msa[:, :, None] == potts.allowed[None], axis=2)  # token -> local index
+    locked = changed = 0
+    for i, j in potts.pairs:
+        slot = list(potts.partner[i]).index(j)
+        locked += (potts.couplings[i, slot][local[:, i], local[:, j]] > 0).sum()
+        changed += (msa[:, i] != msa[0, i]).sum()
+    assert locked / (len(potts.pairs) * 32) > 0.7
+    assert changed > 0
