@@ -139,21 +139,24 @@ def test_learning_rate_schedule():
     assert tof.learning_rate_at(99, tc) >= 0.1e-3 - 1e-12
 
 
-TINY_STEPS = 300
-TINY_MAX_RATIO = 0.95
+TINY_STEPS = 400
 
 
 def test_tiny_model_learns_coevolution_and_beats_separation_baseline(tmp_path):
-    """The lesson of AlphaFold on a laptop CPU: a few hundred steps of the tiny
-    preset take the held-out loss clearly below the best predictor that sees
-    only sequence separation, and contact precision well above the density."""
-    cfg = tof.config_from_preset("tiny")
-    tc = tof.TrainConfig(batch_size=8, num_steps=TINY_STEPS, lr_warmup_steps=TINY_STEPS // 10, learning_rate=2e-3, eval_samples=64,
-                         profile_dir=str(tmp_path / "p"), checkpoint_dir=str(tmp_path / "c"),
+    """The lesson of AlphaFold on a laptop CPU: 400 steps of the tiny preset
+    (16 sequences) take the held-out loss clearly below the best predictor that
+    sees only sequence separation, and the controls show that the gain comes
+    from co-variation in the MSA. (Measured on the 2-core CPU machine: ratio
+    0.885, P@L/5 0.39 against a density of 0.11, shuffled-MSA loss +6 %.)"""
+    cfg = tof.config_from_preset("tiny", n_seqs=16)
+    tc = tof.TrainConfig(batch_size=8, num_steps=TINY_STEPS, lr_warmup_steps=TINY_STEPS // 10, learning_rate=2e-3,
+                         eval_samples=64, profile_dir=str(tmp_path / "p"), checkpoint_dir=str(tmp_path / "c"),
                          device="cpu", quiet=True)
     m = tof.train(cfg, tc)["metrics"]
-    assert m["eval_loss"] < TINY_MAX_RATIO * m["baseline_loss"], m
-    assert m["contact_precision_top_l5"] > 1.5 * m["contact_density"], m
-    assert m["contact_precision_top_l5"] > m["baseline_contact_precision_top_l5"] + 0.03, m
-    # The gain comes from the MSA: without it the model falls back toward the baseline.
-    assert m["single_seq_loss"] > m["eval_loss"] * 1.03, m
+    assert m["eval_loss"] < 0.95 * m["baseline_loss"], m
+    assert m["contact_precision_top_l5"] > 2.5 * m["contact_density"], m
+    assert m["contact_precision_top_l5"] > m["baseline_contact_precision_top_l5"] + 0.1, m
+    # Without the MSA the model falls back below the baseline ...
+    assert m["single_seq_loss"] > 1.1 * m["eval_loss"], m
+    # ... and with co-variation shuffled away (conservation kept) it loses ground too.
+    assert m["shuffled_msa_loss"] > 1.02 * m["eval_loss"], m
