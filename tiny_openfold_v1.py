@@ -1312,6 +1312,11 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         if "cuda" in ckpt["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         start_step = int(ckpt["step"])
+        changed = [k for k, v in ckpt.get("train", {}).items()
+                   if k in ("batch_size", "seed", "min_seq_len") and getattr(tc, k) != v]
+        if changed:
+            print(f"Note: --resume with a different {', '.join(changed)} than the original run: "
+                  f"training continues, but not as the uninterrupted run would have.")
         if start_step >= tc.num_steps:
             raise UsageError(f"--resume: the checkpoint is at step {start_step}; "
                              f"--num-steps {tc.num_steps} leaves nothing to do")
@@ -1351,6 +1356,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
     log(tc, f"Training for {tc.num_steps} steps (first {tc.warmup_steps} left out of timing)...")
     train_model.train()
+    updating = False
     with InterruptFlag() as interrupted:
         try:
             t_end = time.perf_counter()
@@ -1383,6 +1389,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                         loss.backward()
                 synchronize(device)
                 t3 = time.perf_counter()
+                updating = True  # parameters and optimizer state are mid-update until step() returns
                 with record_function("optimizer"):
                     if scaler is not None:
                         scaler.unscale_(optimizer)
@@ -1392,6 +1399,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                         scaler.update()
                     else:
                         optimizer.step()
+                updating = False
                 synchronize(device)
                 t_end = time.perf_counter()
                 losses.append(loss_value)
@@ -1423,6 +1431,10 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 f"Out of GPU memory at step {step} (peak {peak_memory_mb(device):.0f} MB). State saved in "
                 f"{ckpt_path}. Try a smaller --batch-size, --seq-len or --num-seqs, or --use-amp.") from None
 
+    if updating:  # a second Ctrl-C landed inside optimizer.step(): this state is half-updated
+        print(f"Stopped inside the optimizer update of step {step}; not saving that state. "
+              f"The last checkpoint in {tc.checkpoint_dir} (if any) is kept.", file=sys.stderr)
+        raise KeyboardInterrupt
     save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
     if status == "interrupted":
         log(tc, f"Interrupted at step {step}: state saved in {ckpt_path}. "
@@ -1690,7 +1702,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"tiny_openfold_v1.py: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nStopped by Ctrl-C before training started; nothing to save.", file=sys.stderr)
+        print("\nStopped by Ctrl-C; checkpoints already written are kept.", file=sys.stderr)
         return 130
 
 
