@@ -592,6 +592,61 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def analytic_flops(cfg: TinyOpenFoldConfig, batch_size: int, n_res: Optional[int] = None,
+                   n_seq: Optional[int] = None) -> Dict[str, float]:
+    """Forward FLOPs of each module (summed over blocks), multiply-add = 2.
+
+    Counts the matrix products (linear layers, attention logits and weighted
+    sums, the outer product, the triangle contractions), which is what
+    torch.utils.flop_counter.FlopCounterMode counts; elementwise work (softmax,
+    sigmoid, LayerNorm) is left out. B batch, S N_seq, N N_res:
+
+      Alg. 7  q,k,v,g,out 5 * 2BSN c_m^2 + pair bias 2BN^2 c_z H_m + logits and AV 2 * 2BSN^2 c_m
+      Alg. 8  q,k,v,g,out 5 * 2BSN c_m^2 + logits and AV 2 * 2BNS^2 c_m
+      Alg. 9  2 * 2BSN c_m c_hidden
+      Alg. 10 a,b 2 * 2BSN c_m c + outer 2BN^2 S c^2 + mask count 2BN^2 S + out 2BN^2 c^2 c_z
+      Alg. 11/12 a,b 4 * 2BN^2 c_z c + gate 2BN^2 c_z^2 + sum_k 2BN^3 c + out 2BN^2 c c_z   (O(N^3))
+      Alg. 13/14 q,k,v,g,out 5 * 2BN^2 c_z^2 + bias 2BN^2 c_z H_z + logits and AV 2 * 2BN^3 c_z  (O(N^3))
+      Alg. 15 2 * 2BN^2 c_z c_hidden
+    plus the relative-position embedding 2BN^2 * 65 c_z and the head 2BN^2 c_z.
+    A training step costs 3x the forward matrix work (the backward computes
+    the gradient of each product's two operands), less the operand gradients
+    nobody needs: relpos features and masks; see analytic_train_flops.
+    """
+    B, N, S = batch_size, n_res or cfg.max_seq_len, n_seq or cfg.n_seqs
+    cm, cz, c_opm, c_mul = cfg.msa_dim, cfg.pair_dim, cfg.outer_product_dim, cfg.triangle_mult_dim
+    L = cfg.n_evoformer_blocks
+    per_block = {
+        "Alg7_MSARowAttentionWithPairBias": 10 * B * S * N * cm ** 2 + 2 * B * N ** 2 * cz * cfg.n_heads_msa
+        + 4 * B * S * N ** 2 * cm,
+        "Alg8_MSAColumnAttention": 10 * B * S * N * cm ** 2 + 4 * B * N * S ** 2 * cm,
+        "Alg9_MSATransition": 4 * B * S * N * cm * cfg.msa_intermediate_dim,
+        "Alg10_OuterProductMean": 4 * B * S * N * cm * c_opm + 2 * B * N ** 2 * S * c_opm ** 2
+        + 2 * B * N ** 2 * S + 2 * B * N ** 2 * c_opm ** 2 * cz,
+        "Alg11_TriangleMultiplicationOutgoing": 10 * B * N ** 2 * cz * c_mul + 2 * B * N ** 2 * cz ** 2
+        + 2 * B * N ** 3 * c_mul,
+        "Alg13_TriangleAttentionStartingNode": 10 * B * N ** 2 * cz ** 2 + 2 * B * N ** 2 * cz * cfg.n_heads_pair
+        + 4 * B * N ** 3 * cz,
+        "Alg15_PairTransition": 4 * B * N ** 2 * cz * cfg.pair_intermediate_dim,
+    }
+    per_block["Alg12_TriangleMultiplicationIncoming"] = per_block["Alg11_TriangleMultiplicationOutgoing"]
+    per_block["Alg14_TriangleAttentionEndingNode"] = per_block["Alg13_TriangleAttentionStartingNode"]
+    flops = {"Alg3_InputEmbedder": 2.0 * B * N ** 2 * cfg.pair_input_dim * cz}
+    flops.update({k: float(L * v) for k, v in sorted(per_block.items(), key=lambda kv: int(kv[0][3:5].rstrip("_")))})
+    flops["DistanceHead"] = 2.0 * B * N ** 2 * cz
+    return flops
+
+
+def analytic_train_flops(cfg: TinyOpenFoldConfig, batch_size: int, n_res: Optional[int] = None,
+                         n_seq: Optional[int] = None) -> float:
+    """Forward + backward FLOPs of one training step (the optimizer's are negligible)."""
+    fwd = analytic_flops(cfg, batch_size, n_res, n_seq)
+    B, N, S = batch_size, n_res or cfg.max_seq_len, n_seq or cfg.n_seqs
+    no_grad = 2.0 * B * N ** 2 * S * cfg.n_evoformer_blocks  # the OPM mask count has no backward
+    no_input_grad = fwd["Alg3_InputEmbedder"]  # relpos features are data: weight gradient only
+    return 3 * sum(fwd.values()) - 3 * no_grad - no_input_grad
+
+
 # =============================================================================
 # 6. Synthetic proteins with co-evolution
 # =============================================================================
