@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -194,6 +195,19 @@ def mask_to_bias(mask: torch.Tensor) -> torch.Tensor:
     return (1.0 - mask) * MASK_LOGIT
 
 
+def traced(forward):
+    """Run forward inside a profiler range named self.profile_name (e.g.
+    "Alg11_TriangleMultiplicationOutgoing"), so PyTorch-profiler traces and
+    TensorBoard show each Evoformer module under its algorithm's name."""
+
+    @functools.wraps(forward)
+    def wrapper(self, *args, **kwargs):
+        with record_function(self.profile_name):
+            return forward(self, *args, **kwargs)
+
+    return wrapper
+
+
 class SharedDropout(nn.Module):
     """Dropout whose mask is shared along one axis (Suppl. 1.11.6).
 
@@ -266,6 +280,7 @@ class Transition(nn.Module):
         self.linear_1 = linear(c, c_hidden)
         self.linear_2 = linear(c_hidden, c, init="final")
 
+    @traced
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear_2(torch.relu(self.linear_1(self.layer_norm(x))))
 
@@ -283,6 +298,8 @@ class MSARowAttentionWithPairBias(nn.Module):
     stack steers the MSA stack.
     """
 
+    profile_name = "Alg7_MSARowAttentionWithPairBias"
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         self.layer_norm_m = nn.LayerNorm(cfg.msa_dim, eps=cfg.eps)
@@ -290,6 +307,7 @@ class MSARowAttentionWithPairBias(nn.Module):
         self.linear_b = linear(cfg.pair_dim, cfg.n_heads_msa, bias=False)
         self.attention = GatedAttention(cfg.msa_dim, cfg.n_heads_msa, cfg.msa_dim)
 
+    @traced
     def forward(self, m: torch.Tensor, z: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], z [*, N_res, N_res, c_z], msa_mask [*, N_seq, N_res]."""
         m = self.layer_norm_m(m)
@@ -305,11 +323,14 @@ class MSAColumnAttention(nn.Module):
     bias. Implemented as row attention on the transposed MSA.
     """
 
+    profile_name = "Alg8_MSAColumnAttention"
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         self.layer_norm_m = nn.LayerNorm(cfg.msa_dim, eps=cfg.eps)
         self.attention = GatedAttention(cfg.msa_dim, cfg.n_heads_msa, cfg.msa_dim)
 
+    @traced
     def forward(self, m: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         m_t = self.layer_norm_m(m.transpose(-2, -3))  # [*, N_res, N_seq, c_m]
         out = self.attention(m_t, [], msa_mask.transpose(-1, -2))
@@ -318,6 +339,8 @@ class MSAColumnAttention(nn.Module):
 
 class MSATransition(Transition):
     """Jumper et al. 2021, Suppl. Alg. 9 "MSATransition": a per-element 2-layer MLP."""
+
+    profile_name = "Alg9_MSATransition"
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__(cfg.msa_dim, cfg.msa_intermediate_dim, cfg.eps)
@@ -337,6 +360,8 @@ class OuterProductMean(nn.Module):
     The eps (1e-3) follows AF2; it only matters when no row is real.
     """
 
+    profile_name = "Alg10_OuterProductMean"
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         c = cfg.outer_product_dim
@@ -346,6 +371,7 @@ class OuterProductMean(nn.Module):
         self.linear_b = linear(cfg.msa_dim, c)
         self.linear_out = linear(c * c, cfg.pair_dim, init="final")
 
+    @traced
     def forward(self, m: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], msa_mask [*, N_seq, N_res] -> [*, N_res, N_res, c_z]."""
         m = self.layer_norm(m)
@@ -374,6 +400,8 @@ class TriangleMultiplicationOutgoing(nn.Module):
     pairs), a LayerNorm on the product and an output gate g_ij.
     """
 
+    profile_name = "Alg11_TriangleMultiplicationOutgoing"
+
     outgoing = True
 
     def __init__(self, cfg: TinyOpenFoldConfig):
@@ -388,6 +416,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
         self.layer_norm_out = nn.LayerNorm(c, eps=cfg.eps)
         self.linear_z = linear(c, cfg.pair_dim, init="final")
 
+    @traced
     def forward(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res, N_res, c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm_in(z)
@@ -408,6 +437,8 @@ class TriangleMultiplicationIncoming(TriangleMultiplicationOutgoing):
     As Alg. 11 but with the edges arriving at i and j: sum_k a_ki * b_kj.
     """
 
+    profile_name = "Alg12_TriangleMultiplicationIncoming"
+
     outgoing = False
 
 
@@ -423,13 +454,19 @@ class TriangleAttentionStartingNode(nn.Module):
     a triangle update.
     """
 
+    profile_name = "Alg13_TriangleAttentionStartingNode"
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         self.layer_norm = nn.LayerNorm(cfg.pair_dim, eps=cfg.eps)
         self.linear_b = linear(cfg.pair_dim, cfg.n_heads_pair, bias=False)
         self.attention = GatedAttention(cfg.pair_dim, cfg.n_heads_pair, cfg.pair_dim)
 
+    @traced
     def forward(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
+        return self._attend(z, pair_mask)
+
+    def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm(z)
         b = self.linear_b(z)  # [*, N_res(j), N_res(k), H]
@@ -446,13 +483,18 @@ class TriangleAttentionEndingNode(TriangleAttentionStartingNode):
     transposed back.
     """
 
+    profile_name = "Alg14_TriangleAttentionEndingNode"
+
+    @traced
     def forward(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
-        out = super().forward(z.transpose(-2, -3), pair_mask.transpose(-1, -2))
+        out = self._attend(z.transpose(-2, -3), pair_mask.transpose(-1, -2))
         return out.transpose(-2, -3)
 
 
 class PairTransition(Transition):
     """Jumper et al. 2021, Suppl. Alg. 15 "PairTransition": a per-pair 2-layer MLP."""
+
+    profile_name = "Alg15_PairTransition"
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__(cfg.pair_dim, cfg.pair_intermediate_dim, cfg.eps)
@@ -470,6 +512,8 @@ class EvoformerBlock(nn.Module):
     residual stream; forward() is the algorithm, line by line.
     """
 
+    profile_name = "Alg6_EvoformerBlock"
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         self.msa_row_attention = MSARowAttentionWithPairBias(cfg)
@@ -485,6 +529,7 @@ class EvoformerBlock(nn.Module):
         self.dropout_pair_row = SharedDropout(cfg.dropout, shared_dim=-2)
         self.dropout_pair_col = SharedDropout(cfg.dropout, shared_dim=-3)
 
+    @traced
     def forward(self, m, z, msa_mask, pair_mask):
         m = m + self.dropout_msa_row(self.msa_row_attention(m, z, msa_mask))  # line 2
         m = m + self.msa_column_attention(m, msa_mask)  # line 3
@@ -519,6 +564,8 @@ class InputEmbedder(nn.Module):
     LinearNoBias on a one-hot input, which is what AF2 applies to its features.
     """
 
+    profile_name = "Alg3_InputEmbedder"
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         self.msa_embedding = nn.Embedding(cfg.vocab_size, cfg.msa_dim)
@@ -527,6 +574,7 @@ class InputEmbedder(nn.Module):
         self.target_right = nn.Embedding(cfg.vocab_size, cfg.pair_dim)
         self.relpos = linear(cfg.pair_input_dim, cfg.pair_dim)
 
+    @traced
     def forward(self, msa_tokens: torch.Tensor, pair_features: torch.Tensor):
         target = msa_tokens[:, 0]  # [B, N_res]
         m = self.msa_embedding(msa_tokens) + self.target_to_msa(target).unsqueeze(1)  # [B, N_seq, N_res, c_m]
@@ -543,12 +591,15 @@ class DistanceHead(nn.Module):
     the logits (l_ij + l_ji) / 2, and a softplus keeps distances non-negative.
     """
 
+    profile_name = "DistanceHead"
+
     def __init__(self, cfg: TinyOpenFoldConfig, initial_distance: float = 12.0):
         super().__init__()
         self.linear = linear(cfg.pair_dim, 1)
         with torch.no_grad():  # start near a typical distance: softplus^-1(12 A)
             self.linear.bias.fill_(math.log(math.expm1(initial_distance)))
 
+    @traced
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         logits = at_least_fp32(self.linear(z))  # [B, N_res, N_res, 1]
         logits = 0.5 * (logits + logits.transpose(1, 2))
