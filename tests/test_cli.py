@@ -74,6 +74,7 @@ BAD_INPUT_CASES = [
     ("min-seq-len-above-seq-len", ["--min-seq-len", "50", "--seq-len", "32"], "--min-seq-len"),
     ("amp-fp16-on-cpu", ["--use-amp", "--amp-dtype", "fp16", "--device", "cpu"], "--amp-dtype"),
     ("amp-dtype-unknown", ["--amp-dtype", "fp8"], "--amp-dtype"),
+    ("peak-tflops-negative", ["--peak-tflops", "-1"], "--peak-tflops"),
 ]
 
 
