@@ -1471,7 +1471,7 @@ def make_profiler(tc: TrainConfig, device: torch.device):
 def write_profile_tables(prof, tc: TrainConfig, device: torch.device) -> None:
     """Save the top operators and the per-module table (text + JSON) from the recorded steps."""
     events = prof.key_averages()
-    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    sort = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     table = events.table(sort_by=sort, row_limit=30)
     rows = []
     for e in events:
