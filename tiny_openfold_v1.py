@@ -1498,6 +1498,34 @@ def write_profile_tables(prof, tc: TrainConfig, device: torch.device) -> None:
             f"*.pt.trace.json in https://ui.perfetto.dev)")
 
 
+def make_summary_writer(tc: TrainConfig):
+    """A TensorBoard SummaryWriter in --profile-dir, or None (with a note) without tensorboard."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        log(tc, f"Note: TensorBoard logging is off ({exc}); pip install tensorboard to enable it.")
+        return None
+    return SummaryWriter(log_dir=tc.profile_dir)
+
+
+@torch.no_grad()
+def distance_map_image(model: nn.Module, batch: Dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    """[3, N, 2N] image: predicted (left) and true (right) distances of the first
+    held-out protein, 0 A white to 22 A black, so TensorBoard shows contacts forming."""
+    was_training = model.training
+    model.eval()
+    n = int(batch["residue_mask"][0].sum())
+    b = {k: v[:1].to(device) for k, v in batch.items()}
+    feats = relative_position_features(b["residue_index"], model_config(model).pair_input_dim)
+    pred = model(b["msa_tokens"], feats, b["msa_mask"], b["residue_mask"])["distances"][0, :n, :n, 0].float().cpu()
+    true = b["distances"][0, :n, :n].float().cpu()
+    model.train(was_training)
+    both = torch.cat([pred, true], dim=1).clamp(max=DISTANCE_CLIP) / DISTANCE_CLIP
+    scale = max(1, 256 // n)  # nearest-neighbour upscaling, so small proteins are visible
+    both = both.repeat_interleave(scale, dim=0).repeat_interleave(scale, dim=1)
+    return (1.0 - both).unsqueeze(0).expand(3, -1, -1)
+
+
 def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     """Train, evaluate and write performance_summary.json. Returns the summary."""
     device = select_device(tc.device)
@@ -1570,12 +1598,19 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         metrics = evaluate(train_model, eval_batches, device, baseline, amp_dtype, controls)
         metrics["step"] = step
         eval_history.append(metrics)
+        if writer is not None:
+            for key, value in metrics.items():
+                if key != "step":
+                    writer.add_scalar(f"eval/{key}", value, step)
+            writer.add_image("eval/distance_map_predicted_vs_true", distance_map_image(model, eval_batches[0], device),
+                             step)
         log(tc, f"Eval  {label:>9} | loss {metrics['eval_loss']:.3f} (separation-only baseline "
                 f"{metrics['baseline_loss']:.3f}, ratio {metrics['loss_ratio_to_baseline']:.3f}) | "
                 f"MAE {metrics['distance_mae']:.2f} A | P@L/5 {metrics['contact_precision_top_l5']:.3f} "
                 f"(density {metrics['contact_density']:.3f})")
         return metrics
 
+    writer = make_summary_writer(tc)
     log(tc, f"Training for {tc.num_steps} steps (first {tc.warmup_steps} left out of timing)...")
     train_model.train()
     updating = False
@@ -1638,6 +1673,11 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                     flops_timed += step_flops
                 if step % tc.log_every == 0 or step == tc.num_steps - 1:
                     tflops = step_flops / (t_end - t0) / 1e12
+                    if writer is not None:
+                        for key, value in (("loss", loss_value), ("learning_rate", lr),
+                                           ("samples_per_sec", bsz / (t_end - t0)), ("memory_mb", memory_mb(device)),
+                                           ("tflops", tflops)):
+                            writer.add_scalar(f"train/{key}", value, step)
                     mfu = f"{100 * tflops / peak:5.1f}%" if peak else "n/a"
                     log(tc, f"Step {step:>4}/{tc.num_steps} | Loss: {loss_value:8.4f} | "
                             f"Speed: {bsz / (t_end - t0):7.1f} samples/sec | Memory: {memory_mb(device):8.1f} MB | "
@@ -1743,6 +1783,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "loss_history": losses,
         "system_info": system_info(device),
     }
+    if writer is not None:
+        writer.close()
     path = os.path.join(tc.profile_dir, "performance_summary.json")
     atomic_save(summary, path)
     log(tc, f"Summary written to {path}")

@@ -76,3 +76,20 @@ def test_unknown_device_has_no_mfu():
     import torch
     assert tof.peak_tflops(torch.device("cpu"), "fp32", None) is None
     assert tof.peak_tflops(torch.device("cpu"), "fp32", 12.5) == 12.5
+
+
+def test_tensorboard_scalars_and_distance_map_images(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    r = run(tmp_path, "--eval-every", "5")
+    assert r.returncode == 0, r.stderr
+    events = EventAccumulator(str(tmp_path / "prof"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    for tag in ("train/loss", "train/learning_rate", "train/samples_per_sec", "train/memory_mb", "train/tflops",
+                "eval/eval_loss", "eval/baseline_loss", "eval/contact_precision_top_l5"):
+        assert tag in scalars, tag
+    assert [e.step for e in events.Scalars("eval/eval_loss")] == [5, 10]  # step 5, then the final evaluation
+    images = events.Images("eval/distance_map_predicted_vs_true")
+    assert len(images) == 2 and images[0].width == 2 * images[0].height  # predicted | true, side by side
