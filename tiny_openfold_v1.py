@@ -1478,9 +1478,8 @@ def write_profile_tables(prof, tc: TrainConfig, device: torch.device) -> None:
         rows.append({
             "name": e.key, "calls": e.count,
             "cpu_time_total_us": e.cpu_time_total, "self_cpu_time_total_us": e.self_cpu_time_total,
-            "device_time_total_us": getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0)),
-            "self_device_time_total_us": getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)),
-            "flops": getattr(e, "flops", 0),
+            "device_time_total_us": e.device_time_total, "self_device_time_total_us": e.self_device_time_total,
+            "flops": e.flops,
         })
     modules = sorted((r for r in rows if r["name"].startswith(("Alg", "DistanceHead"))),
                      key=lambda r: -r["cpu_time_total_us"])
