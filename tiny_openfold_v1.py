@@ -1672,14 +1672,15 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                     flops_timed += step_flops
                 if step % tc.log_every == 0 or step == tc.num_steps - 1:
                     tflops = step_flops / (t_end - t0) / 1e12
+                    mem = memory_mb(device)
                     if writer is not None:
                         for key, value in (("loss", loss_value), ("learning_rate", lr),
-                                           ("samples_per_sec", bsz / (t_end - t0)), ("memory_mb", memory_mb(device)),
+                                           ("samples_per_sec", bsz / (t_end - t0)), ("memory_mb", mem),
                                            ("tflops", tflops)):
                             writer.add_scalar(f"train/{key}", value, step)
                     mfu = f"{100 * tflops / peak:5.1f}%" if peak else "n/a"
                     log(tc, f"Step {step:>4}/{tc.num_steps} | Loss: {loss_value:8.4f} | "
-                            f"Speed: {bsz / (t_end - t0):7.1f} samples/sec | Memory: {memory_mb(device):8.1f} MB | "
+                            f"Speed: {bsz / (t_end - t0):7.1f} samples/sec | Memory: {mem:8.1f} MB | "
                             f"Time: {(t_end - t0) * 1e3:7.1f}ms | LR: {lr:.2e} | TFLOP/s: {tflops:6.2f} | MFU: {mfu}")
                 if prof is not None:
                     prof.step()  # may write a trace: not the next step's time
@@ -1744,9 +1745,10 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "peak_memory_source": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process peak RSS",
     }
     achieved = flops_timed / wall / 1e12 if wall > 0 else None
+    per_module = analytic_flops(cfg, tc.batch_size)
     flops = {
-        "analytic_forward": sum(analytic_flops(cfg, tc.batch_size).values()),
-        "analytic_forward_per_module": analytic_flops(cfg, tc.batch_size),
+        "analytic_forward": sum(per_module.values()),
+        "analytic_forward_per_module": per_module,
         "analytic_train_step": analytic_train_flops(cfg, tc.batch_size),
         "torch_counter_train_step": counter_flops,
         "achieved_tflops": achieved,
