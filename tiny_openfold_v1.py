@@ -49,7 +49,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -1132,6 +1132,12 @@ def model_config(model: nn.Module) -> TinyOpenFoldConfig:
     return (model.module if isinstance(model, nn.DataParallel) else model).config
 
 
+def forward_batch(model: nn.Module, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Run the model on a collated batch, building the relpos features from its residue index."""
+    feats = relative_position_features(batch["residue_index"], model_config(model).pair_input_dim)
+    return model(batch["msa_tokens"], feats, batch["msa_mask"], batch["residue_mask"])
+
+
 # =============================================================================
 # 8. Training loop, timing, checkpoints
 # =============================================================================
@@ -1439,16 +1445,15 @@ def peak_tflops(device: torch.device, precision: str, override: Optional[float])
     return PEAK_TFLOPS[key][precision] if key else None
 
 
-def torch_counter_train_flops(model: nn.Module, batch: Dict[str, torch.Tensor], cfg: TinyOpenFoldConfig) -> int:
+def torch_counter_train_flops(model: nn.Module, batch: Dict[str, torch.Tensor]) -> int:
     """FlopCounterMode's count of one forward + backward on a real batch (eval
     mode, so no dropout draws touch the RNG; gradients are discarded)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
-    feats = relative_position_features(batch["residue_index"], cfg.pair_input_dim)
     with FlopCounterMode(display=False) as counter:
-        out = model(batch["msa_tokens"], feats, batch["msa_mask"], batch["residue_mask"])
+        out = forward_batch(model, batch)
         distance_loss(out["distances"], batch["distances"], batch["residue_mask"]).backward()
     model.zero_grad(set_to_none=True)
     model.train(was_training)
@@ -1515,8 +1520,7 @@ def distance_map_image(model: nn.Module, batch: Dict[str, torch.Tensor], device:
     model.eval()
     n = int(batch["residue_mask"][0].sum())
     b = {k: v[:1].to(device) for k, v in batch.items()}
-    feats = relative_position_features(b["residue_index"], model_config(model).pair_input_dim)
-    pred = model(b["msa_tokens"], feats, b["msa_mask"], b["residue_mask"])["distances"][0, :n, :n, 0].float().cpu()
+    pred = forward_batch(model, b)["distances"][0, :n, :n, 0].float().cpu()
     true = b["distances"][0, :n, :n].float().cpu()
     model.train(was_training)
     both = torch.cat([pred, true], dim=1).clamp(max=DISTANCE_CLIP) / DISTANCE_CLIP
@@ -1581,7 +1585,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     if tc.pytorch_profiler:
         first = collate_proteins([dataset[i] for i in range(start_step * tc.batch_size,
                                                               (start_step + 1) * tc.batch_size)])
-        counter_flops = torch_counter_train_flops(model, {k: v.to(device) for k, v in first.items()}, cfg)
+        counter_flops = torch_counter_train_flops(model, {k: v.to(device) for k, v in first.items()})
     profiled_until = 1 + tc.warmup_steps + tc.profile_steps if tc.pytorch_profiler else 0  # relative steps
     flops_timed = 0.0
     times = {k: [] for k in ("batch", "data", "forward", "backward", "optimizer")}
@@ -1820,9 +1824,8 @@ def validate_setup() -> int:
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
             batch = collate_proteins([SyntheticProteinDataset(4, 16, 4, seed=0)[i] for i in range(2)])
             batch = {k: v.to(device) for k, v in batch.items()}
-            feats = relative_position_features(batch["residue_index"], cfg.pair_input_dim)
             for _ in range(3):
-                out = model(batch["msa_tokens"], feats, batch["msa_mask"], batch["residue_mask"])
+                out = forward_batch(model, batch)
                 loss = distance_loss(out["distances"], batch["distances"], batch["residue_mask"])
                 opt.zero_grad()
                 loss.backward()
