@@ -38,6 +38,7 @@ h heads.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -1172,6 +1173,8 @@ class TrainConfig:
     quiet: bool = False
     pytorch_profiler: bool = False  # torch.profiler traces of steps [1 + warmup, 1 + warmup + profile_steps)
     profile_steps: int = 5
+    memory_profiling: bool = False  # per-phase memory, snapshot, activations by module, memory budget
+    emit_nvtx: bool = False  # NVTX (CUDA) / ROCTX (ROCm) ranges for nsys / rocprof
     peak_tflops: Optional[float] = None  # overrides the peak-FLOP/s table for MFU
 
 
@@ -1502,6 +1505,229 @@ def write_profile_tables(prof, tc: TrainConfig, device: torch.device) -> None:
             f"*.pt.trace.json in https://ui.perfetto.dev)")
 
 
+# --- Memory analysis (--enable-memory-profiling) -----------------------------
+#
+# Four questions, four instruments:
+#   how much, when?     allocated / reserved / peak after each phase of each step
+#                       (the caching allocator on GPU; the process's resident set on CPU)
+#   what is in it?      a CUDA memory snapshot (allocations with stack traces) for
+#                       https://pytorch.org/memory_viz
+#   which module?       bytes autograd saves for backward, charged per module with
+#                       saved-tensor hooks
+#   does it add up?     parameters + gradients + optimizer state + activations,
+#                       each measured, against the allocator's peak
+
+
+MB = 2 ** 20
+MEMORY_PHASES = ("data", "forward", "backward", "optimizer")
+
+
+def memory_reading(device: torch.device) -> dict:
+    """{allocated, reserved, peak} in MB. GPU: the allocator's live bytes, the pool it
+    holds from the driver, and the peak since the step began. CPU: the resident set,
+    no pool (None), and the process's peak resident set."""
+    if device.type == "cuda":
+        return {"allocated_mb": torch.cuda.memory_allocated(device) / MB,
+                "reserved_mb": torch.cuda.memory_reserved(device) / MB,
+                "peak_mb": torch.cuda.max_memory_allocated(device) / MB}
+    rss = memory_mb(device)  # the kernel updates the peak lazily: it is at least the current reading
+    return {"allocated_mb": rss, "reserved_mb": None, "peak_mb": max(rss, peak_memory_mb(device))}
+
+
+def tensor_bytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors if torch.is_tensor(t))
+
+
+def saved_activations_by_module(model: nn.Module, batch: Dict[str, torch.Tensor], amp_dtype) -> tuple:
+    """Bytes saved for backward by one training forward (and the loss), per module.
+
+    A saved-tensor pack hook sees every tensor an op keeps for its backward. It is
+    charged to the innermost running module that has a profile_name (forward
+    pre-/post-hooks keep the stack), each storage once (a view saved twice costs
+    nothing more) and parameters not at all (they are counted as parameters).
+    Runs in training mode under the training autocast, on a forked RNG so the
+    training run draws the same dropout masks with or without this measurement.
+
+    Returns ({module: bytes}, the allocator's growth while the graph is alive in
+    bytes, or None on CPU): two independent counts of the same activations.
+    """
+    device = batch["msa_tokens"].device
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen = set()
+    charged: Dict[str, int] = {}
+    stack = ["TinyOpenFold (masks, embeddings) and loss"]
+    handles = []
+    for module in model.modules():
+        name = getattr(module, "profile_name", None)
+        if name is not None:
+            if isinstance(module, EvoformerBlock):
+                name += " (residual adds, dropout masks)"
+            handles.append(module.register_forward_pre_hook(lambda mod, args, name=name: stack.append(name)))
+            handles.append(module.register_forward_hook(lambda mod, args, out: stack.pop() and None))
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        key = storage.data_ptr()
+        if key not in params and key not in seen:
+            seen.add(key)
+            charged[stack[-1]] = charged.get(stack[-1], 0) + storage.nbytes()
+        return t
+
+    was_training = model.training
+    model.train()
+    cuda = device.type == "cuda"
+    synchronize(device)
+    before = torch.cuda.memory_allocated(device) if cuda else 0
+    try:
+        with torch.random.fork_rng(devices=[device.index or 0] if cuda else []), \
+                torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                out = forward_batch(model, batch)
+            loss = distance_loss(out["distances"], batch["distances"], batch["residue_mask"])
+            synchronize(device)
+            live_graph = torch.cuda.memory_allocated(device) - before if cuda else None
+            del out, loss
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return charged, live_graph
+
+
+def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    return sum(tensor_bytes(state.values()) for state in optimizer.state.values())
+
+
+class MemoryProfile:
+    """Collects --enable-memory-profiling's readings during train() and reports them."""
+
+    def __init__(self, device: torch.device, profile_dir: str):
+        self.device = device
+        self.profile_dir = profile_dir
+        self.per_step: List[dict] = []
+        self.run_peak_mb = 0.0
+        self.activations: Dict[str, int] = {}
+        self.activations_allocator_mb: Optional[float] = None
+        self.snapshot_path: Optional[str] = None
+        self._current: dict = {}
+
+    # --- before training: the per-module activation breakdown
+    def measure_activations(self, model: nn.Module, batch: Dict[str, torch.Tensor], amp_dtype) -> None:
+        self.activations, live_graph = saved_activations_by_module(model, batch, amp_dtype)
+        self.activations_allocator_mb = live_graph / MB if live_graph is not None else None
+
+    # --- what happens each step
+    def start_recording_snapshot(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.memory._record_memory_history(max_entries=200_000)
+
+    def stop_recording_snapshot(self) -> None:
+        if self.device.type == "cuda" and self.snapshot_path is None:
+            self.snapshot_path = os.path.join(self.profile_dir, "memory_snapshot.pickle")
+            torch.cuda.memory._dump_snapshot(self.snapshot_path)
+            torch.cuda.memory._record_memory_history(enabled=None)
+
+    def begin_step(self, step: int) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)  # "peak" below is the peak within this step
+        self._current = {"step": step}
+
+    def phase(self, name: str) -> None:
+        reading = memory_reading(self.device)
+        self._current[name] = reading
+        self.run_peak_mb = max(self.run_peak_mb, reading["peak_mb"])
+
+    def end_step(self) -> None:
+        self.per_step.append(self._current)
+
+    # --- the report
+    def growth(self) -> Optional[dict]:
+        """Allocated memory after the optimizer phase, first step vs last, and the fitted slope."""
+        after = [(r["step"], r["optimizer"]["allocated_mb"]) for r in self.per_step if "optimizer" in r]
+        if len(after) < 2:
+            return None
+        steps, mb = zip(*after)
+        slope = float(np.polyfit(steps, mb, 1)[0]) if len(set(steps)) > 1 else 0.0
+        # Step 0 allocates the optimizer state: growth is measured from step 1 when there is one.
+        first = after[1] if len(after) > 2 else after[0]
+        return {"first_step": first[0], "first_mb": first[1], "last_step": after[-1][0], "last_mb": after[-1][1],
+                "growth_mb": after[-1][1] - first[1], "slope_mb_per_100_steps": 100 * slope}
+
+    def budget(self, model: nn.Module, optimizer) -> dict:
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        parts = {
+            "parameters_mb": tensor_bytes(model.parameters()) / MB,
+            "gradients_mb": tensor_bytes(grads) / MB,
+            "optimizer_state_mb": optimizer_state_bytes(optimizer) / MB,
+            "activations_mb": sum(self.activations.values()) / MB,
+        }
+        parts["sum_mb"] = sum(parts.values())
+        parts["peak_mb"] = self.run_peak_mb
+        parts["peak_source"] = ("torch.cuda.max_memory_allocated (training steps)" if self.device.type == "cuda"
+                                else "process peak RSS (includes Python, PyTorch's libraries and the data)")
+        parts["remainder_mb"] = parts["peak_mb"] - parts["sum_mb"]
+        parts["activations_allocator_delta_mb"] = self.activations_allocator_mb
+        return parts
+
+    def report(self, model: nn.Module, optimizer, tc: TrainConfig) -> dict:
+        total = sum(self.activations.values()) or 1
+        rows = [{"module": k, "saved_mb": v / MB, "percent": 100 * v / total}
+                for k, v in sorted(self.activations.items(), key=lambda kv: -kv[1])]
+        pair = sum(v for k, v in self.activations.items() if k.startswith(PAIR_TRACK))
+        budget = self.budget(model, optimizer)
+        lines = [f"Activation memory saved for backward, by module (one training forward, batch {tc.batch_size}):",
+                 f"{'module':<52} {'MB':>10} {'%':>6}"]
+        lines += [f"{r['module']:<52} {r['saved_mb']:>10.2f} {r['percent']:>6.1f}" for r in rows]
+        lines.append(f"{'total':<52} {total / MB:>10.2f} {100.0:>6.1f}   (pair-stack modules Alg11-15: "
+                     f"{100 * pair / total:.1f} %)")
+        lines += ["", "Memory budget (MB, each part measured):"]
+        for key in ("parameters_mb", "gradients_mb", "optimizer_state_mb", "activations_mb", "sum_mb", "peak_mb",
+                    "remainder_mb"):
+            lines.append(f"   {key[:-3].replace('_', ' '):<20} {budget[key]:>10.1f}")
+        lines.append(f"   (peak: {budget['peak_source']}; remainder: temporaries freed inside forward and backward, "
+                     f"the batch, workspaces, allocator rounding)")
+        if budget["activations_allocator_delta_mb"] is not None:
+            lines.append(f"   allocator's own count of the live graph after forward: "
+                         f"{budget['activations_allocator_delta_mb']:.1f} MB")
+        growth = self.growth()
+        if growth:
+            lines.append(f"   growth: {growth['first_mb']:.1f} MB after step {growth['first_step']} -> "
+                         f"{growth['last_mb']:.1f} MB after step {growth['last_step']} "
+                         f"({growth['slope_mb_per_100_steps']:+.2f} MB per 100 steps)")
+        if self.snapshot_path:
+            lines.append(f"   memory snapshot: {self.snapshot_path} (drag into https://pytorch.org/memory_viz)")
+        elif self.device.type != "cuda":
+            lines.append("   memory snapshot: CUDA/ROCm only (the allocator's history); none on CPU")
+        text = "\n".join(lines)
+        with open(os.path.join(self.profile_dir, "memory_breakdown.txt"), "w") as f:
+            f.write(text + "\n")
+        log(tc, text)
+        return {"source": "torch.cuda caching allocator" if self.device.type == "cuda" else "process RSS",
+                "phases": list(MEMORY_PHASES), "per_step": self.per_step, "peak_mb": self.run_peak_mb,
+                "growth": growth, "budget": budget, "activations_by_module": rows,
+                "pair_stack_activation_fraction": pair / total, "snapshot": self.snapshot_path}
+
+
+PAIR_TRACK = ("Alg11", "Alg12", "Alg13", "Alg14", "Alg15")
+
+
+def nvtx_ranges(tc: TrainConfig, device: torch.device):
+    """--emit-nvtx: every op and record_function range (Alg3 ... Alg15, forward,
+    backward, optimizer) becomes an NVTX range on CUDA or a ROCTX range on ROCm, for
+    `nsys profile -t cuda,nvtx` or rocprof. A no-op with a note where there is none."""
+    if not tc.emit_nvtx:
+        return contextlib.nullcontext()
+    if device.type != "cuda":
+        log(tc, "Note: --emit-nvtx needs a CUDA or ROCm device; this run has no NVTX ranges.")
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(torch.autograd.profiler.emit_nvtx())
+    except (RuntimeError, AssertionError) as exc:
+        log(tc, f"Note: --emit-nvtx is unavailable in this PyTorch build ({exc}); continuing without ranges.")
+    return stack
+
+
 def make_summary_writer(tc: TrainConfig):
     """A TensorBoard SummaryWriter in --profile-dir, or None (with a note) without tensorboard."""
     try:
@@ -1582,10 +1808,16 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                                       tc.seed, tc.min_seq_len)
     ckpt_path = os.path.join(tc.checkpoint_dir, "checkpoint.pt")
     counter_flops = None
-    if tc.pytorch_profiler:
+    memprof = MemoryProfile(device, tc.profile_dir) if tc.memory_profiling else None
+    if tc.pytorch_profiler or memprof is not None:  # measured on the first training batch
         first = collate_proteins([dataset[i] for i in range(start_step * tc.batch_size,
                                                               (start_step + 1) * tc.batch_size)])
-        counter_flops = torch_counter_train_flops(model, {k: v.to(device) for k, v in first.items()})
+        first = {k: v.to(device) for k, v in first.items()}
+        if tc.pytorch_profiler:
+            counter_flops = torch_counter_train_flops(model, first)
+        if memprof is not None:
+            memprof.measure_activations(model, first, amp_dtype)
+        del first
     profiled_until = 1 + tc.warmup_steps + tc.profile_steps if tc.pytorch_profiler else 0  # relative steps
     flops_timed = 0.0
     times = {k: [] for k in ("batch", "data", "forward", "backward", "optimizer")}
@@ -1620,15 +1852,21 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     prof = make_profiler(tc, device) if tc.pytorch_profiler else None
     if prof is not None:
         prof.start()
-    with InterruptFlag() as interrupted:
+    if memprof is not None:
+        memprof.start_recording_snapshot()  # the first steps: optimizer state appears, then steady state
+    with InterruptFlag() as interrupted, nvtx_ranges(tc, device):
         try:
             t_end = time.perf_counter()
             for batch in make_loader(dataset, tc, device, start_step):
                 t0 = t_end  # the step's wall time includes waiting for its data
+                if memprof is not None:
+                    memprof.begin_step(step)
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 pair_features = relative_position_features(batch["residue_index"], cfg.pair_input_dim)
                 synchronize(device)
                 t1 = time.perf_counter()
+                if memprof is not None:
+                    memprof.phase("data")
                 lr = learning_rate_at(step, tc)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -1638,6 +1876,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                     loss = distance_loss(out["distances"], batch["distances"], batch["residue_mask"])
                 synchronize(device)
                 t2 = time.perf_counter()
+                if memprof is not None:
+                    memprof.phase("forward")
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
@@ -1652,6 +1892,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                         loss.backward()
                 synchronize(device)
                 t3 = time.perf_counter()
+                if memprof is not None:
+                    memprof.phase("backward")
                 updating = True  # parameters and optimizer state are mid-update until step() returns
                 with record_function("optimizer"):
                     if scaler is not None:
@@ -1665,6 +1907,12 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 updating = False
                 synchronize(device)
                 t_end = time.perf_counter()
+                if memprof is not None:
+                    memprof.phase("optimizer")
+                    memprof.end_step()
+                    if step - start_step == 2:
+                        memprof.stop_recording_snapshot()
+                        t_end = time.perf_counter()  # writing the snapshot is not training time
                 losses.append(loss_value)
                 bsz, _, n_res = batch["msa_tokens"].shape
                 step_flops = analytic_train_flops(cfg, bsz, n_res=n_res)
@@ -1708,6 +1956,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 f"Out of GPU memory at step {step} (peak {peak_memory_mb(device):.0f} MB). State saved in "
                 f"{ckpt_path}. Try a smaller --batch-size, --seq-len or --num-seqs, or --use-amp.") from None
 
+    if memprof is not None:
+        memprof.stop_recording_snapshot()
     if prof is not None:
         prof.stop()
         if step - start_step >= profiled_until:
@@ -1724,6 +1974,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 f"Continue with the same flags plus --resume {ckpt_path}")
     else:
         log(tc, f"Checkpoint saved: {ckpt_path}")
+    memory = memprof.report(model, optimizer, tc) if memprof is not None else None
     final_metrics = run_eval("final", controls=True)
     log(tc, f"Controls   | single sequence: loss {final_metrics['single_seq_loss']:.3f}, "
             f"P@L/5 {final_metrics['single_seq_contact_precision_top_l5']:.3f} | column-shuffled MSA: loss "
@@ -1745,7 +1996,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "avg_backward_time_ms": avg_ms("backward"),
         "avg_optimizer_time_ms": avg_ms("optimizer"),
         "final_loss": losses[-1] if losses else None,
-        "peak_memory_mb": peak_memory_mb(device),
+        "peak_memory_mb": max(peak_memory_mb(device), memprof.run_peak_mb if memprof else 0.0),
         "peak_memory_source": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process peak RSS",
     }
     achieved = flops_timed / wall / 1e12 if wall > 0 else None
@@ -1783,6 +2034,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "parameters": count_parameters(model),
         "performance_summary": perf,
         "flops": flops,
+        "memory": memory,
         "metrics": final_metrics,
         "eval_history": eval_history,
         "loss_history": losses,
@@ -1930,8 +2182,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("profiling")
     g.add_argument("--enable-pytorch-profiler", action="store_true",
                    help="torch.profiler traces (TensorBoard / Perfetto) and per-module time tables in --profile-dir")
-    g.add_argument("--enable-memory-profiling", action="store_true", help="memory analysis (in progress)")
-    g.add_argument("--enable-all-profiling", action="store_true", help="every profiling option above")
+    g.add_argument("--enable-memory-profiling", action="store_true",
+                   help="per-phase memory each step, activation memory by module, memory budget, and on GPU a "
+                        "snapshot for pytorch.org/memory_viz, in --profile-dir")
+    g.add_argument("--enable-all-profiling", action="store_true", help="both options above")
+    g.add_argument("--emit-nvtx", action="store_true",
+                   help="NVTX (CUDA) / ROCTX (ROCm) ranges for nsys or rocprof; not with --enable-pytorch-profiler")
     g.add_argument("--profile-dir", default="./profiles", help="output directory for performance_summary.json")
     g.add_argument("--warmup-steps", type=_non_negative_int, default=3,
                    help="steps left out of timing averages (and the profiler's warm-up)")
@@ -1985,7 +2241,11 @@ def configs_from_args(args) -> tuple:
         save_every=args.save_every, resume=args.resume, num_workers=num_workers, device=args.device,
         data_parallel=not args.no_data_parallel,
         pytorch_profiler=args.enable_pytorch_profiler or args.enable_all_profiling,
-        profile_steps=args.profile_steps, peak_tflops=args.peak_tflops)
+        profile_steps=args.profile_steps, peak_tflops=args.peak_tflops,
+        memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx)
+    if tc.emit_nvtx and tc.pytorch_profiler:
+        raise UsageError("--emit-nvtx: use it without --enable-pytorch-profiler / --enable-all-profiling "
+                         "(both drive the autograd profiler); run it under nsys or rocprof instead")
     return cfg, tc
 
 
@@ -1995,9 +2255,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.validate_setup:
             return validate_setup()
         cfg, tc = configs_from_args(args)
-        if args.enable_memory_profiling or args.enable_all_profiling:
-            print("Note: --enable-memory-profiling is accepted but the per-phase memory analysis is not "
-                  "implemented yet; this run records the allocator's peak only.")
         summary = train(cfg, tc)
         return 130 if summary["status"] == "interrupted" else 0
     except UsageError as exc:

@@ -75,6 +75,7 @@ BAD_INPUT_CASES = [
     ("amp-fp16-on-cpu", ["--use-amp", "--amp-dtype", "fp16", "--device", "cpu"], "--amp-dtype"),
     ("amp-dtype-unknown", ["--amp-dtype", "fp8"], "--amp-dtype"),
     ("peak-tflops-negative", ["--peak-tflops", "-1"], "--peak-tflops"),
+    ("nvtx-with-torch-profiler", ["--emit-nvtx", "--enable-all-profiling"], "--emit-nvtx"),
 ]
 
 

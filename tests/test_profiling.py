@@ -93,3 +93,81 @@ def test_tensorboard_scalars_and_distance_map_images(tmp_path):
     assert [e.step for e in events.Scalars("eval/eval_loss")] == [5, 10]  # step 5, then the final evaluation
     images = events.Images("eval/distance_map_predicted_vs_true")
     assert len(images) == 2 and images[0].width == 2 * images[0].height  # predicted | true, side by side
+
+
+# --- memory analysis -----------------------------------------------------------
+
+
+def test_saved_activations_are_charged_to_the_right_module():
+    """Alg. 15 keeps exactly: its input z and the LayerNorm output (c_z each), the ReLU
+    output (4 c_z) and the LayerNorm mean and 1/std (1 each): B N^2 (6 c_z + 2) floats
+    per block. A wrong module stack or double counting would change this number."""
+    import torch
+    cfg = tof.config_from_preset("tiny", max_seq_len=12, n_seqs=3)
+    torch.manual_seed(0)
+    model = tof.TinyOpenFold(cfg)
+    ds = tof.SyntheticProteinDataset(2, 12, 3, 0)
+    batch = tof.collate_proteins([ds[0], ds[1]])
+    charged, live_graph = tof.saved_activations_by_module(model, batch, None)
+    B, N, cz, L = 2, 12, cfg.pair_dim, cfg.n_evoformer_blocks
+    assert charged["Alg15_PairTransition"] == L * B * N * N * (6 * cz + 2) * 4
+    assert live_graph is None  # CPU: no allocator to ask
+    assert set(charged) >= set(ALGORITHMS) - {"Alg6_EvoformerBlock"}
+    # The pair stack's share grows with N (its activations are N^2, the MSA stack's N).
+    share = {}
+    for n in (8, 24):
+        cfg = tof.config_from_preset("tiny", max_seq_len=n, n_seqs=3)
+        model = tof.TinyOpenFold(cfg)
+        ds = tof.SyntheticProteinDataset(1, n, 3, 0)
+        charged, _ = tof.saved_activations_by_module(model, tof.collate_proteins([ds[0]]), None)
+        share[n] = sum(v for k, v in charged.items() if k.startswith(tof.PAIR_TRACK)) / sum(charged.values())
+    assert share[24] > share[8]
+
+
+def test_memory_profiling_writes_per_phase_readings_and_a_budget(tmp_path):
+    r = run(tmp_path, "--enable-memory-profiling", "--dropout", "0.1")
+    assert r.returncode == 0, r.stderr
+    assert "Memory budget" in r.stdout and "Activation memory saved for backward" in r.stdout
+    assert "Alg15_PairTransition" in (tmp_path / "prof" / "memory_breakdown.txt").read_text()
+    summary = json.loads((tmp_path / "prof" / "performance_summary.json").read_text())
+    memory = summary["memory"]
+    assert len(memory["per_step"]) == 10
+    for row in memory["per_step"]:
+        for phase in ("data", "forward", "backward", "optimizer"):
+            assert row[phase]["allocated_mb"] > 0 and row[phase]["peak_mb"] >= row[phase]["allocated_mb"] - 1e-6
+            assert row[phase]["reserved_mb"] is None  # CPU: no allocator pool
+    budget = memory["budget"]
+    n_params = summary["parameters"]
+    assert budget["parameters_mb"] == pytest.approx(n_params * 4 / 2 ** 20)
+    assert budget["gradients_mb"] == pytest.approx(budget["parameters_mb"])
+    # AdamW keeps two moments per parameter (plus one step counter per tensor).
+    assert budget["optimizer_state_mb"] == pytest.approx(2 * budget["parameters_mb"], rel=0.01)
+    assert budget["activations_mb"] > 0
+    assert budget["sum_mb"] == pytest.approx(sum(budget[k] for k in ("parameters_mb", "gradients_mb",
+                                                                      "optimizer_state_mb", "activations_mb")))
+    assert budget["peak_mb"] >= budget["sum_mb"]
+    assert memory["growth"]["last_step"] == 9
+    names = {row["module"] for row in memory["activations_by_module"]}
+    assert "Alg11_TriangleMultiplicationOutgoing" in names
+    assert sum(row["percent"] for row in memory["activations_by_module"]) == pytest.approx(100)
+    assert memory["snapshot"] is None  # the allocator snapshot is CUDA/ROCm only
+
+
+def test_memory_profiling_does_not_change_training(tmp_path):
+    """The activation measurement runs a training-mode forward on a forked RNG:
+    with dropout on, the losses are the same with and without it."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain = run(tmp_path / "a", "--dropout", "0.2")
+    measured = run(tmp_path / "b", "--dropout", "0.2", "--enable-memory-profiling")
+    assert plain.returncode == 0 and measured.returncode == 0, plain.stderr + measured.stderr
+    losses = [json.loads((tmp_path / d / "prof" / "performance_summary.json").read_text())["loss_history"]
+              for d in ("a", "b")]
+    assert losses[0] == losses[1]
+
+
+def test_emit_nvtx_is_a_quiet_no_op_on_cpu(tmp_path):
+    r = run(tmp_path, "--emit-nvtx")
+    assert r.returncode == 0, r.stderr
+    assert "--emit-nvtx needs a CUDA or ROCm device" in r.stdout
+    assert "Traceback" not in r.stderr
