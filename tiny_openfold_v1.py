@@ -1571,7 +1571,9 @@ def saved_activations_by_module(model: nn.Module, batch: Dict[str, torch.Tensor]
         if key not in params and key not in seen:
             seen.add(key)
             charged[stack[-1]] = charged.get(stack[-1], 0) + storage.nbytes()
-        return t
+        # Keep a detached alias, not t itself: an op that saves its own output (sigmoid,
+        # softmax) would otherwise make a cycle t -> grad_fn -> t that outlives this function.
+        return t.detach()
 
     was_training = model.training
     model.train()

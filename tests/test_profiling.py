@@ -108,7 +108,12 @@ def test_saved_activations_are_charged_to_the_right_module():
     model = tof.TinyOpenFold(cfg)
     ds = tof.SyntheticProteinDataset(2, 12, 3, 0)
     batch = tof.collate_proteins([ds[0], ds[1]])
+    import gc
+    gc.collect()
+    alive_before = sum(1 for o in gc.get_objects() if torch.is_tensor(o))
     charged, live_graph = tof.saved_activations_by_module(model, batch, None)
+    gc.collect()  # the measured graph must be freed, not kept alive by a reference cycle
+    assert sum(1 for o in gc.get_objects() if torch.is_tensor(o)) == alive_before
     B, N, cz, L = 2, 12, cfg.pair_dim, cfg.n_evoformer_blocks
     assert charged["Alg15_PairTransition"] == L * B * N * N * (6 * cz + 2) * 4
     assert live_graph is None  # CPU: no allocator to ask
