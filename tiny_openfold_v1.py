@@ -1476,6 +1476,30 @@ def make_profiler(tc: TrainConfig, device: torch.device):
         record_shapes=True, profile_memory=True, with_flops=True)
 
 
+def module_time_rows(events) -> List[dict]:
+    """One row per algorithm range, from the profiler's key averages.
+
+    On a GPU each record_function range shows up twice: as a CPU event (host time
+    inside the range; its device time is the sum of the kernels it launched) and
+    as a GPU user annotation (the span on the GPU from its first kernel's start to
+    its last kernel's end). Kernel time far below the span means the GPU sat idle
+    waiting for launches: the module is launch-bound, not compute- or memory-bound.
+    """
+    rows: Dict[str, dict] = {}
+    for e in events:
+        if not e.key.startswith(("Alg", "DistanceHead")):
+            continue
+        row = rows.setdefault(e.key, {"name": e.key, "calls": 0, "cpu_total_ms": 0.0, "kernel_ms": 0.0,
+                                      "gpu_span_ms": None})
+        if e.device_type == torch.autograd.DeviceType.CPU:
+            row["calls"] = e.count
+            row["cpu_total_ms"] = e.cpu_time_total / 1e3
+            row["kernel_ms"] = e.device_time_total / 1e3
+        else:  # the GPU-side annotation of the same range
+            row["gpu_span_ms"] = e.device_time_total / 1e3
+    return sorted(rows.values(), key=lambda r: -max(r["cpu_total_ms"], r["gpu_span_ms"] or 0.0))
+
+
 def write_profile_tables(prof, tc: TrainConfig, device: torch.device) -> None:
     """Save the top operators and the per-module table (text + JSON) from the recorded steps."""
     events = prof.key_averages()
@@ -1484,19 +1508,21 @@ def write_profile_tables(prof, tc: TrainConfig, device: torch.device) -> None:
     rows = []
     for e in events:
         rows.append({
-            "name": e.key, "calls": e.count,
+            "name": e.key, "calls": e.count, "device_type": str(e.device_type).rsplit(".", 1)[-1],
             "cpu_time_total_us": e.cpu_time_total, "self_cpu_time_total_us": e.self_cpu_time_total,
             "device_time_total_us": e.device_time_total, "self_device_time_total_us": e.self_device_time_total,
             "flops": e.flops,
         })
-    modules = sorted((r for r in rows if r["name"].startswith(("Alg", "DistanceHead"))),
-                     key=lambda r: -r["cpu_time_total_us"])
-    lines = [f"{'module':<40} {'calls':>6} {'CPU total ms':>13} {'device total ms':>16}"]
-    lines += [f"{r['name']:<40} {r['calls']:>6} {r['cpu_time_total_us'] / 1e3:>13.2f} "
-              f"{r['device_time_total_us'] / 1e3:>16.2f}" for r in modules]
+    modules = module_time_rows(events)
+    lines = [f"{'module':<40} {'calls':>6} {'CPU total ms':>13} {'kernel ms':>10} {'GPU span ms':>12}"]
+    lines += [f"{r['name']:<40} {r['calls']:>6} {r['cpu_total_ms']:>13.2f} {r['kernel_ms']:>10.2f} "
+              f"{'-' if r['gpu_span_ms'] is None else format(r['gpu_span_ms'], '.2f'):>12}" for r in modules]
+    lines.append("(CPU total: host time in the range; kernel: GPU kernels it launched; GPU span: first kernel "
+                 "start to last kernel end. kernel << span: launch-bound)")
     module_table = "\n".join(lines)
     with open(os.path.join(tc.profile_dir, "profile_top_ops.txt"), "w") as f:
-        f.write(table + "\n\nPer-module (record_function ranges, totals over the recorded steps):\n" + module_table + "\n")
+        f.write(table + "\n\nPer-module (record_function ranges, forward, totals over the recorded steps):\n"
+                + module_table + "\n")
     atomic_save({"top_ops": sorted(rows, key=lambda r: -r["self_cpu_time_total_us"])[:50], "modules": modules},
                 os.path.join(tc.profile_dir, "profile_tables.json"))
     log(tc, "Per-module time over the profiled steps (forward ranges; backward ops appear under their own names):")
@@ -1603,9 +1629,10 @@ def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
 class MemoryProfile:
     """Collects --enable-memory-profiling's readings during train() and reports them."""
 
-    def __init__(self, device: torch.device, profile_dir: str):
+    def __init__(self, device: torch.device, profile_dir: str, replicas: int = 1):
         self.device = device
         self.profile_dir = profile_dir
+        self.replicas = replicas  # > 1 under DataParallel: readings are GPU 0's
         self.per_step: List[dict] = []
         self.run_peak_mb = 0.0
         self.activations: Dict[str, int] = {}
@@ -1696,6 +1723,10 @@ class MemoryProfile:
             lines.append(f"   growth: {growth['first_mb']:.1f} MB after step {growth['first_step']} -> "
                          f"{growth['last_mb']:.1f} MB after step {growth['last_step']} "
                          f"({growth['slope_mb_per_100_steps']:+.2f} MB per 100 steps)")
+        if self.replicas > 1:
+            lines.append(f"   DataParallel over {self.replicas} GPUs: the readings and the peak are GPU 0's, which holds "
+                         f"about 1/{self.replicas} of the activations above (measured on the whole batch) plus the "
+                         f"gathered outputs; use --device 0 for a one-GPU budget")
         if self.snapshot_path:
             lines.append(f"   memory snapshot: {self.snapshot_path} (drag into https://pytorch.org/memory_viz)")
         elif self.device.type != "cuda":
@@ -1705,7 +1736,7 @@ class MemoryProfile:
             f.write(text + "\n")
         log(tc, text)
         return {"source": "torch.cuda caching allocator" if self.device.type == "cuda" else "process RSS",
-                "phases": list(MEMORY_PHASES), "per_step": self.per_step, "peak_mb": self.run_peak_mb,
+                "phases": list(MEMORY_PHASES), "data_parallel_replicas": self.replicas, "per_step": self.per_step, "peak_mb": self.run_peak_mb,
                 "growth": growth, "budget": budget, "activations_by_module": rows,
                 "pair_stack_activation_fraction": pair / total, "snapshot": self.snapshot_path}
 
@@ -1810,7 +1841,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                                       tc.seed, tc.min_seq_len)
     ckpt_path = os.path.join(tc.checkpoint_dir, "checkpoint.pt")
     counter_flops = None
-    memprof = MemoryProfile(device, tc.profile_dir) if tc.memory_profiling else None
+    replicas = n_gpu if isinstance(train_model, nn.DataParallel) else 1
+    memprof = MemoryProfile(device, tc.profile_dir, replicas) if tc.memory_profiling else None
     if tc.pytorch_profiler or memprof is not None:  # measured on the first training batch
         first = collate_proteins([dataset[i] for i in range(start_step * tc.batch_size,
                                                               (start_step + 1) * tc.batch_size)])

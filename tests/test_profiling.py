@@ -176,3 +176,26 @@ def test_emit_nvtx_is_a_quiet_no_op_on_cpu(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "--emit-nvtx needs a CUDA or ROCm device" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_module_time_rows_merge_the_cpu_range_and_its_gpu_annotation():
+    """On a GPU each range appears twice in key_averages(): one row per module,
+    with host time, kernel time and the GPU span side by side."""
+    import types
+    import torch
+    cpu, cuda = torch.autograd.DeviceType.CPU, torch.autograd.DeviceType.CUDA
+
+    def event(key, device_type, cpu_us, device_us, count=4):
+        return types.SimpleNamespace(key=key, device_type=device_type, count=count, cpu_time_total=cpu_us,
+                                     device_time_total=device_us)
+
+    rows = tof.module_time_rows([
+        event("Alg7_MSARowAttentionWithPairBias", cpu, 3000.0, 200.0),
+        event("Alg7_MSARowAttentionWithPairBias", cuda, 0.0, 2800.0),
+        event("Alg15_PairTransition", cpu, 500.0, 450.0),
+        event("aten::mm", cpu, 9000.0, 900.0),
+    ])
+    assert [r["name"] for r in rows] == ["Alg7_MSARowAttentionWithPairBias", "Alg15_PairTransition"]
+    assert rows[0] == {"name": "Alg7_MSARowAttentionWithPairBias", "calls": 4, "cpu_total_ms": 3.0,
+                       "kernel_ms": 0.2, "gpu_span_ms": 2.8}
+    assert rows[1]["gpu_span_ms"] is None
