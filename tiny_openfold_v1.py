@@ -51,11 +51,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch.profiler import record_function
 
@@ -1169,7 +1171,9 @@ class TrainConfig:
     resume: Optional[str] = None
     num_workers: int = 0
     device: Optional[str] = None  # None: auto; "cpu"; or a CUDA/ROCm index
-    data_parallel: bool = True
+    data_parallel: bool = True  # --no-data-parallel: False
+    parallel: str = "auto"  # "auto", "dp" (DataParallel), "ddp" (DistributedDataParallel, torchrun), "none"
+    grad_accum_steps: int = 1  # micro-batches per optimizer step
     quiet: bool = False
     pytorch_profiler: bool = False  # torch.profiler traces of steps [1 + warmup, 1 + warmup + profile_steps)
     profile_steps: int = 5
@@ -1333,12 +1337,16 @@ def _ignore_sigint_in_worker(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_loader(dataset, tc: TrainConfig, device: torch.device, start_step: int = 0):
+def make_loader(dataset, tc: TrainConfig, device: torch.device, start_step: int = 0, rank: int = 0,
+                world_size: int = 1):
     """Batches of the training stream from step start_step on, generated in
     background worker processes (--num-workers) so data making overlaps with
-    the GPU step."""
-    indices = range(start_step * tc.batch_size, tc.num_steps * tc.batch_size)
-    sampler = torch.utils.data.BatchSampler(indices, tc.batch_size, drop_last=False)
+    the GPU step. Step s's global batch is samples [s B, (s + 1) B); with
+    several processes, rank r takes its r-th slice of it, so together they
+    train on exactly the batch one process would (the gradient-equivalence test)."""
+    local = tc.batch_size // world_size
+    sampler = [range(s * tc.batch_size + rank * local, s * tc.batch_size + (rank + 1) * local)
+               for s in range(start_step, tc.num_steps)]
     # The loader draws its workers' base seed from this generator, not from the
     # global torch RNG, so a resumed run's dropout stream is not shifted.
     kwargs = {"generator": torch.Generator().manual_seed(tc.seed + start_step)}
@@ -1788,9 +1796,95 @@ def distance_map_image(model: nn.Module, batch: Dict[str, torch.Tensor], device:
     return (1.0 - both).unsqueeze(0).expand(3, -1, -1)
 
 
+# --- Parallelism: one device, DataParallel, or DistributedDataParallel -------
+#
+# DataParallel (the seed's mode): one process scatters each batch over the
+# visible GPUs, runs a replica per GPU in threads and gathers the outputs and
+# gradients on GPU 0. DistributedDataParallel: one process per GPU (torchrun
+# starts them), each with its slice of the batch; backward all-reduces the
+# gradients bucket by bucket while it is still computing. DDP is the one that
+# scales; DataParallel is kept to show why.
+
+
+@dataclass
+class ParallelContext:
+    mode: str  # "none", "dp" or "ddp"
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1  # processes (DDP)
+    backend: Optional[str] = None  # "nccl" (NCCL on NVIDIA, RCCL on ROCm) or "gloo" (CPU)
+    device: Optional[torch.device] = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launched_by_torchrun() -> bool:
+    return all(k in os.environ for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"))
+
+
+def parallel_mode(tc: TrainConfig, device: torch.device) -> str:
+    """--parallel auto: DDP under torchrun; DataParallel over every visible GPU
+    when there are several (and neither --device nor --no-data-parallel); else none."""
+    torchrun = launched_by_torchrun()
+    if tc.parallel == "auto":
+        if torchrun:
+            return "ddp"
+        n_gpu = torch.cuda.device_count() if device.type == "cuda" else 0
+        return "dp" if n_gpu > 1 and tc.data_parallel and tc.device is None else "none"
+    if tc.parallel == "ddp" and not torchrun:
+        raise UsageError("--parallel ddp: start the processes with torchrun, e.g. "
+                         "torchrun --nproc-per-node 2 tiny_openfold_v1.py --parallel ddp ...")
+    if tc.parallel != "ddp" and torchrun and int(os.environ["WORLD_SIZE"]) > 1:
+        raise UsageError(f"--parallel {tc.parallel}: under torchrun use --parallel ddp or auto "
+                         f"(otherwise every process would train its own model)")
+    if tc.parallel == "dp" and device.type != "cuda":
+        raise UsageError("--parallel dp: DataParallel needs CUDA/ROCm GPUs; on CPU use torchrun with --parallel ddp")
+    return tc.parallel
+
+
+def start_distributed(tc: TrainConfig) -> ParallelContext:
+    """Join the process group torchrun set up (RANK, LOCAL_RANK, WORLD_SIZE,
+    MASTER_ADDR/PORT). Each process drives GPU LOCAL_RANK (NCCL/RCCL), or the
+    CPU with gloo under --device cpu or without GPUs."""
+    rank, local_rank, world = (int(os.environ[k]) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"))
+    if tc.device not in (None, "cpu", "cuda"):
+        raise UsageError(f"--device {tc.device}: under torchrun each process uses GPU LOCAL_RANK; "
+                         f"leave --device out, or use --device cpu")
+    if tc.batch_size % world:
+        raise UsageError(f"--batch-size {tc.batch_size}: the global batch must divide evenly over the "
+                         f"{world} processes (try {world * max(1, tc.batch_size // world)})")
+    if tc.device != "cpu" and torch.cuda.is_available():
+        if local_rank >= torch.cuda.device_count():
+            raise UsageError(f"--nproc-per-node: process {local_rank} has no GPU "
+                             f"({torch.cuda.device_count()} visible on this node)")
+        device, backend = torch.device("cuda", local_rank), "nccl"
+        torch.cuda.set_device(device)
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    dist.init_process_group(backend, rank=rank, world_size=world, timeout=timedelta(minutes=10))
+    return ParallelContext("ddp", rank, local_rank, world, backend, device)
+
+
+def split_batch(batch: Dict[str, torch.Tensor], parts: int) -> List[Dict[str, torch.Tensor]]:
+    """--grad-accum-steps: the batch as `parts` equal micro-batches."""
+    chunks = {k: v.chunk(parts) for k, v in batch.items()}
+    return [{k: chunks[k][i] for k in batch} for i in range(parts)]
+
+
 def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     """Train, evaluate and write performance_summary.json. Returns the summary."""
-    device = select_device(tc.device)
+    device = select_device(tc.device) if not launched_by_torchrun() else torch.device("cpu")
+    par = ParallelContext(parallel_mode(tc, device))
+    if par.mode == "ddp":
+        par = start_distributed(tc)
+        device = par.device
+        tc = dataclasses.replace(tc, quiet=tc.quiet or not par.is_main)  # one rank talks
+    local_batch = tc.batch_size // par.world_size
+    if local_batch % tc.grad_accum_steps:
+        raise UsageError(f"--grad-accum-steps {tc.grad_accum_steps}: must divide the per-process batch "
+                         f"({local_batch})")
     amp_dtype, scaler = amp_settings(tc, device)
     check_writable_dir(tc.profile_dir, "--profile-dir")
     check_writable_dir(tc.checkpoint_dir, "--checkpoint-dir")
@@ -1821,14 +1915,26 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         if start_step >= tc.num_steps:
             raise UsageError(f"--resume: the checkpoint is at step {start_step}; "
                              f"--num-steps {tc.num_steps} leaves nothing to do")
+    if par.rank > 0:  # other dropout masks on other ranks; rank 0 keeps the one-process stream
+        torch.manual_seed(tc.seed + 1_000_003 * par.rank + start_step)
     train_model: nn.Module = model
     n_gpu = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.type == "cuda" and n_gpu > 1 and tc.data_parallel and tc.device is None:
+    if par.mode == "dp":
         train_model = nn.DataParallel(model)  # one process drives every visible GPU (the seed's mode)
+    elif par.mode == "ddp":
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[par.local_rank] if device.type == "cuda" else None)
+    n_devices = par.world_size if par.mode == "ddp" else (n_gpu if par.mode == "dp" else 1)
 
     precision = compute_precision(amp_dtype, device)
     peak = peak_tflops(device, precision, tc.peak_tflops)
     print_model_configuration(model, cfg, tc, device)
+    if par.mode != "none":
+        log(tc, f"   Parallel: {'DistributedDataParallel' if par.mode == 'ddp' else 'DataParallel'} over "
+                f"{n_devices} {'processes' if par.mode == 'ddp' else 'GPUs'}"
+                f"{f' ({par.backend})' if par.backend else ''}, global batch {tc.batch_size}"
+                f"{f', {local_batch} per process' if par.mode == 'ddp' else ''}"
+                f"{f', {tc.grad_accum_steps} micro-batches per step' if tc.grad_accum_steps > 1 else ''}")
     log(tc, f"   FLOPs per training step (analytic): {analytic_train_flops(cfg, tc.batch_size) / 1e9:.1f} GFLOP | "
             f"peak for MFU: {f'{peak:.1f} TFLOP/s ({precision})' if peak else f'n/a (unknown device, {precision})'}")
     if ckpt is not None:
@@ -1843,16 +1949,17 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     counter_flops = None
     replicas = n_gpu if isinstance(train_model, nn.DataParallel) else 1
     memprof = MemoryProfile(device, tc.profile_dir, replicas) if tc.memory_profiling else None
-    if tc.pytorch_profiler or memprof is not None:  # measured on the first training batch
+    profiling = tc.pytorch_profiler and par.is_main  # rank 0 traces; the others just train
+    if profiling or memprof is not None:  # measured on the first training batch (this process's share)
         first = collate_proteins([dataset[i] for i in range(start_step * tc.batch_size,
-                                                              (start_step + 1) * tc.batch_size)])
+                                                              start_step * tc.batch_size + local_batch)])
         first = {k: v.to(device) for k, v in first.items()}
-        if tc.pytorch_profiler:
-            counter_flops = torch_counter_train_flops(model, first)
+        if profiling:
+            counter_flops = torch_counter_train_flops(model, first) * par.world_size
         if memprof is not None:
             memprof.measure_activations(model, first, amp_dtype)
         del first
-    profiled_until = 1 + tc.warmup_steps + tc.profile_steps if tc.pytorch_profiler else 0  # relative steps
+    profiled_until = 1 + tc.warmup_steps + tc.profile_steps if tc.pytorch_profiler else 0  # relative steps, all ranks
     flops_timed = 0.0
     times = {k: [] for k in ("batch", "data", "forward", "backward", "optimizer")}
     samples_timed = 0
@@ -1863,8 +1970,13 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    def run_eval(label: str, controls: bool = False) -> dict:
-        metrics = evaluate(train_model, eval_batches, device, baseline, amp_dtype, controls)
+    def run_eval(label: str, controls: bool = False) -> Optional[dict]:
+        """Held-out metrics, on rank 0 with the unwrapped model; the other ranks wait."""
+        if not par.is_main:
+            dist.barrier()
+            return None
+        metrics = evaluate(model if par.mode == "ddp" else train_model, eval_batches, device, baseline,
+                           amp_dtype, controls)
         metrics["step"] = step
         eval_history.append(metrics)
         if writer is not None:
@@ -1877,13 +1989,15 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 f"{metrics['baseline_loss']:.3f}, ratio {metrics['loss_ratio_to_baseline']:.3f}) | "
                 f"MAE {metrics['distance_mae']:.2f} A | P@L/5 {metrics['contact_precision_top_l5']:.3f} "
                 f"(density {metrics['contact_density']:.3f})")
+        if par.mode == "ddp":
+            dist.barrier()
         return metrics
 
-    writer = make_summary_writer(tc)
+    writer = make_summary_writer(tc) if par.is_main else None
     log(tc, f"Training for {tc.num_steps} steps (first {tc.warmup_steps} left out of timing)...")
     train_model.train()
     updating = False
-    prof = make_profiler(tc, device) if tc.pytorch_profiler else None
+    prof = make_profiler(tc, device) if profiling else None
     if prof is not None:
         prof.start()
     if memprof is not None:
@@ -1891,12 +2005,11 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     with InterruptFlag() as interrupted, nvtx_ranges(tc, device):
         try:
             t_end = time.perf_counter()
-            for batch in make_loader(dataset, tc, device, start_step):
+            for batch in make_loader(dataset, tc, device, start_step, par.rank, par.world_size):
                 t0 = t_end  # the step's wall time includes waiting for its data
                 if memprof is not None:
                     memprof.begin_step(step)
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                pair_features = relative_position_features(batch["residue_index"], cfg.pair_input_dim)
                 synchronize(device)
                 t1 = time.perf_counter()
                 if memprof is not None:
@@ -1904,30 +2017,54 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 lr = learning_rate_at(step, tc)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                with record_function("forward"):
-                    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                        out = train_model(batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
-                    loss = distance_loss(out["distances"], batch["distances"], batch["residue_mask"])
-                synchronize(device)
-                t2 = time.perf_counter()
+                optimizer.zero_grad(set_to_none=True)
+                loss_sum = torch.zeros((), device=device)
+                t_forward = t_backward = 0.0
+                micro_batches = split_batch(batch, tc.grad_accum_steps)
+                for i, micro in enumerate(micro_batches):
+                    # DDP all-reduces gradients in backward; accumulate locally until the last micro-batch.
+                    last = i == len(micro_batches) - 1
+                    sync = train_model.no_sync() if par.mode == "ddp" and not last else contextlib.nullcontext()
+                    with sync:
+                        ta = time.perf_counter()
+                        pair_features = relative_position_features(micro["residue_index"], cfg.pair_input_dim)
+                        with record_function("forward"):
+                            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                                out = train_model(micro["msa_tokens"], pair_features, micro["msa_mask"],
+                                                  micro["residue_mask"])
+                            loss = distance_loss(out["distances"], micro["distances"], micro["residue_mask"])
+                            loss = loss / len(micro_batches)  # the step's gradient is the batch mean
+                        synchronize(device)
+                        tb = time.perf_counter()
+                        if memprof is not None:
+                            memprof.phase("forward")
+                        with record_function("backward"):
+                            if scaler is not None:
+                                scaler.scale(loss).backward()
+                            else:
+                                loss.backward()
+                        synchronize(device)
+                        t_forward += tb - ta
+                        t_backward += time.perf_counter() - tb
+                    loss_sum += loss.detach()
+                    del out, loss
                 if memprof is not None:
-                    memprof.phase("forward")
-                loss_value = loss.item()
+                    memprof.phase("backward")
+                # One small all-reduce per step: every rank sees the global loss and any Ctrl-C,
+                # so all of them stop (or fail on a NaN) at the same step instead of hanging.
+                agreed = torch.stack([loss_sum.float(), torch.tensor(float(interrupted.set), device=device)])
+                if par.mode == "ddp":
+                    dist.all_reduce(agreed)
+                    agreed[0] /= par.world_size
+                loss_value, stop_requested = agreed[0].item(), agreed[1].item() > 0
                 if not math.isfinite(loss_value):
-                    save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
+                    optimizer.zero_grad(set_to_none=True)  # parameters are still those before this step
+                    if par.is_main:
+                        save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
                     raise TrainingFailed(
                         f"Loss became {loss_value} at step {step}; the state before this step is saved in "
                         f"{ckpt_path}. Try a lower --learning-rate, or run without --use-amp.")
-                optimizer.zero_grad(set_to_none=True)
-                with record_function("backward"):
-                    if scaler is not None:
-                        scaler.scale(loss).backward()
-                    else:
-                        loss.backward()
-                synchronize(device)
                 t3 = time.perf_counter()
-                if memprof is not None:
-                    memprof.phase("backward")
                 updating = True  # parameters and optimizer state are mid-update until step() returns
                 with record_function("optimizer"):
                     if scaler is not None:
@@ -1948,11 +2085,12 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                         memprof.stop_recording_snapshot()
                         t_end = time.perf_counter()  # writing the snapshot is not training time
                 losses.append(loss_value)
-                bsz, _, n_res = batch["msa_tokens"].shape
+                local_bsz, _, n_res = batch["msa_tokens"].shape
+                bsz = local_bsz * par.world_size  # the global batch of this step
                 step_flops = analytic_train_flops(cfg, bsz, n_res=n_res)
                 rel = step - start_step
                 if rel >= max(tc.warmup_steps, profiled_until):  # warm-up and profiled steps are not timed
-                    for key, value in zip(times, (t_end - t0, t1 - t0, t2 - t1, t3 - t2, t_end - t3)):
+                    for key, value in zip(times, (t_end - t0, t1 - t0, t_forward, t_backward, t_end - t3)):
                         times[key].append(value)
                     samples_timed += bsz
                     flops_timed += step_flops
@@ -1964,7 +2102,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                                            ("samples_per_sec", bsz / (t_end - t0)), ("memory_mb", mem),
                                            ("tflops", tflops)):
                             writer.add_scalar(f"train/{key}", value, step)
-                    mfu = f"{100 * tflops / peak:5.1f}%" if peak else "n/a"
+                    mfu = f"{100 * tflops / (peak * n_devices):5.1f}%" if peak else "n/a"
                     log(tc, f"Step {step:>4}/{tc.num_steps} | Loss: {loss_value:8.4f} | "
                             f"Speed: {bsz / (t_end - t0):7.1f} samples/sec | Memory: {mem:8.1f} MB | "
                             f"Time: {(t_end - t0) * 1e3:7.1f}ms | LR: {lr:.2e} | TFLOP/s: {tflops:6.2f} | MFU: {mfu}")
@@ -1975,17 +2113,18 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 if tc.eval_every and step % tc.eval_every == 0 and step < tc.num_steps:
                     run_eval(f"step {step}")
                     t_end = time.perf_counter()  # evaluation is not training time
-                if tc.save_every and step % tc.save_every == 0:
+                if tc.save_every and step % tc.save_every == 0 and par.is_main:
                     save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
                     t_end = time.perf_counter()
-                if interrupted.set:
+                if stop_requested:
                     status = "interrupted"
                     break
         except KeyboardInterrupt:
             status = "interrupted"
         except torch.cuda.OutOfMemoryError:
             optimizer.zero_grad(set_to_none=True)
-            save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
+            if par.is_main:
+                save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
             raise TrainingFailed(
                 f"Out of GPU memory at step {step} (peak {peak_memory_mb(device):.0f} MB). State saved in "
                 f"{ckpt_path}. Try a smaller --batch-size, --seq-len or --num-seqs, or --use-amp.") from None
@@ -2002,7 +2141,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         print(f"Stopped inside the optimizer update of step {step}; not saving that state. "
               f"The last checkpoint in {tc.checkpoint_dir} (if any) is kept.", file=sys.stderr)
         raise KeyboardInterrupt
-    save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
+    if par.is_main:
+        save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
     if status == "interrupted":
         log(tc, f"Interrupted at step {step}: state saved in {ckpt_path}. "
                 f"Continue with the same flags plus --resume {ckpt_path}")
@@ -2010,6 +2150,13 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         log(tc, f"Checkpoint saved: {ckpt_path}")
     memory = memprof.report(model, optimizer, tc) if memprof is not None else None
     final_metrics = run_eval("final", controls=True)
+    wall = float(np.sum(times["batch"])) if times["batch"] else 0.0
+    if par.mode == "ddp":  # the global rate: all samples over the slowest rank's wall time
+        slowest = torch.tensor([wall], dtype=torch.float64, device=device)
+        dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+        wall = slowest.item()
+    if not par.is_main:
+        return {"status": status, "step": step, "rank": par.rank}
     log(tc, f"Controls   | single sequence: loss {final_metrics['single_seq_loss']:.3f}, "
             f"P@L/5 {final_metrics['single_seq_contact_precision_top_l5']:.3f} | column-shuffled MSA: loss "
             f"{final_metrics['shuffled_msa_loss']:.3f}, P@L/5 {final_metrics['shuffled_msa_contact_precision_top_l5']:.3f}"
@@ -2018,7 +2165,6 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     def avg_ms(key):
         return 1e3 * float(np.mean(times[key])) if times[key] else None
 
-    wall = float(np.sum(times["batch"])) if times["batch"] else 0.0
     perf = {
         "total_samples": (step - start_step) * tc.batch_size,
         "timed_steps": len(times["batch"]),
@@ -2043,7 +2189,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "achieved_tflops": achieved,
         "precision": precision,
         "peak_tflops": peak,
-        "mfu": achieved / peak if (achieved is not None and peak) else None,
+        "mfu": achieved / (peak * n_devices) if (achieved is not None and peak) else None,  # per device
     }
     log(tc, "Performance Summary:")
     log(tc, f"   Total samples processed: {perf['total_samples']}")
@@ -2072,6 +2218,9 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         "metrics": final_metrics,
         "eval_history": eval_history,
         "loss_history": losses,
+        "parallel": {"mode": par.mode, "world_size": par.world_size, "backend": par.backend,
+                     "devices": n_devices, "grad_accum_steps": tc.grad_accum_steps,
+                     "per_process_batch": local_batch},
         "system_info": system_info(device),
     }
     if writer is not None:
@@ -2207,6 +2356,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", help="'cpu', 'cuda', or a GPU index (CUDA/ROCm); default: GPU 0 if present")
     g.add_argument("--no-data-parallel", action="store_true",
                    help="use one GPU even if several are visible (default: DataParallel over all)")
+    g.add_argument("--parallel", choices=["auto", "dp", "ddp", "none"], default="auto",
+                   help="auto: DistributedDataParallel under torchrun, else DataParallel over several visible "
+                        "GPUs, else one device; dp: DataParallel; ddp: DDP (launch with torchrun); none: one device")
+    g.add_argument("--grad-accum-steps", type=_positive_int, default=1,
+                   help="micro-batches per optimizer step (the per-process batch must divide by it)")
     g.add_argument("--validate-setup", action="store_true", help="check the environment and exit")
     g = p.add_argument_group("checkpoints")
     g.add_argument("--checkpoint-dir", default="./checkpoints", help="where checkpoint.pt is written")
@@ -2273,10 +2427,12 @@ def configs_from_args(args) -> tuple:
         eval_every=args.eval_every, eval_samples=args.eval_samples, log_every=args.log_every,
         warmup_steps=args.warmup_steps, profile_dir=args.profile_dir, checkpoint_dir=args.checkpoint_dir,
         save_every=args.save_every, resume=args.resume, num_workers=num_workers, device=args.device,
-        data_parallel=not args.no_data_parallel,
+        data_parallel=not args.no_data_parallel, parallel=args.parallel, grad_accum_steps=args.grad_accum_steps,
         pytorch_profiler=args.enable_pytorch_profiler or args.enable_all_profiling,
         profile_steps=args.profile_steps, peak_tflops=args.peak_tflops,
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx)
+    if args.no_data_parallel and args.parallel in ("dp", "ddp"):
+        raise UsageError(f"--no-data-parallel contradicts --parallel {args.parallel}; use one of them")
     if tc.emit_nvtx and tc.pytorch_profiler:
         raise UsageError("--emit-nvtx: use it without --enable-pytorch-profiler / --enable-all-profiling "
                          "(both drive the autograd profiler); run it under nsys or rocprof instead")
@@ -2292,14 +2448,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = train(cfg, tc)
         return 130 if summary["status"] == "interrupted" else 0
     except UsageError as exc:
-        print(f"tiny_openfold_v1.py: error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank finds the same error; one says it
+            print(f"tiny_openfold_v1.py: error: {exc}", file=sys.stderr)
         return 2
     except TrainingFailed as exc:
-        print(f"tiny_openfold_v1.py: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":
+            print(f"tiny_openfold_v1.py: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nStopped by Ctrl-C; checkpoints already written are kept.", file=sys.stderr)
         return 130
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
