@@ -335,6 +335,42 @@ def deepspeed_forward(profiler_cls, wrapped: ModelWithLoss, batch, steps: int, k
             "deepspeed_layernorm_flops_per_module": {k: layernorm.get(k, 0.0) for k in per_module}}
 
 
+def counter_overheads(model: nn.Module, batch, profiler_cls, device: torch.device, reps: int = 5) -> dict:
+    """Milliseconds of one no-grad forward, plain and under each counter (median
+    of `reps`): what each instrument costs. torch.profiler records shapes,
+    memory and FLOPs, as --enable-pytorch-profiler does."""
+    def plain():
+        with torch.no_grad():
+            tof.forward_batch(model, batch)
+
+    def flop_counter():
+        with FlopCounterMode(display=False):
+            plain()
+
+    def torch_profiler():
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if device.type == "cuda":
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        with torch.profiler.profile(activities=activities, record_shapes=True, profile_memory=True,
+                                    with_flops=True) as prof:
+            plain()
+        prof.key_averages()  # the table is part of the cost
+
+    tools = {"plain": plain, "flop_counter_mode": flop_counter, "torch_profiler": torch_profiler}
+    if profiler_cls is not None:
+        ds = profiler_cls(model)
+
+        def deepspeed():
+            ds.start_profile()
+            plain()
+            ds.stop_profile()
+            ds.get_total_flops()
+            ds.end_profile()
+
+        tools["deepspeed_flops_profiler"] = deepspeed
+    return {name: 1e3 * statistics.median(timed_runs(fn, device, reps, warmup=1)) for name, fn in tools.items()}
+
+
 DEEPSPEED_NULLS = {"deepspeed_forward": None, "deepspeed_macs": None, "deepspeed_per_step_forward": None,
                    "deepspeed_forward_per_module": None, "deepspeed_layernorm_flops_per_module": None}
 
@@ -599,6 +635,10 @@ def summary_lines(r: dict) -> List[str]:
         same = "identical" if len(set(steps)) == 1 else "NOT identical"
         lines += [f"DeepSpeed per-step forward over {len(steps)} profiled steps: {same} ({steps[0]:,} FLOPs)", ""]
     lines += per_module_lines(r)
+    if r.get("counter_overhead_ms"):
+        base = r["counter_overhead_ms"]["plain"]
+        lines += ["", "One no-grad forward under each counter (median of 5): " + ", ".join(
+            f"{name} {ms:.1f} ms (x{ms / base:.1f})" for name, ms in r["counter_overhead_ms"].items())]
     mfu = f"{100 * r['mfu']:.2f}%" if r["mfu"] is not None else "n/a (unknown device; use --peak-tflops)"
     peak = f"{r['peak_tflops']:.1f} TFLOP/s ({r['peak_source']})" if r["peak_tflops"] else "n/a"
     lines += ["", f"Training step: {r['step_time_ms_mean']:.2f} +- {r['step_time_ms_std']:.2f} ms over "
@@ -797,6 +837,9 @@ def analyse(args) -> dict:
         log(args, f"Profiling {args.steps} forwards with the DeepSpeed FLOPS profiler...")
         report.update(deepspeed_forward(profiler_cls, wrapped, batch, args.steps, keys,
                                         os.path.join(args.output_dir, "deepspeed_profile.txt")))
+
+    log(args, "Timing one forward under each counter (overhead)...")
+    report["counter_overhead_ms"] = counter_overheads(model, batch, profiler_cls, device)
 
     # e. Timed training steps.
     log(args, f"Timing {args.warmup_steps} warm-up + {args.steps} training steps...")

@@ -96,6 +96,10 @@ def test_report_has_the_keys_and_consistent_numbers(cli_run):
     assert "MFU: n/a" in r.stdout
     text = (out / "flops_report.txt").read_text()
     assert "FlopCounter" in text and "Alg11_TriangleMultiplicationOutgoing" in text
+    overhead = report["counter_overhead_ms"]
+    assert set(overhead) == {"plain", "flop_counter_mode", "torch_profiler", "deepspeed_flops_profiler"}
+    assert all(ms > 0 for ms in overhead.values())
+    assert "under each counter" in text
 
 
 def test_peak_override_gives_an_mfu(tmp_path, capsys):
