@@ -20,6 +20,12 @@ Launch lines (copy and paste):
     # The default ("small") configuration on a GPU
     python tiny_openfold_v1.py --batch-size 4 --num-steps 200
 
+    # Several GPUs: one process each (DistributedDataParallel); global batch 16
+    torchrun --standalone --nproc-per-node 2 tiny_openfold_v1.py --batch-size 16
+
+    # Profile: trace, per-module time and memory tables (see FLOPS_ANALYSIS.md)
+    python tiny_openfold_v1.py --enable-all-profiling --num-steps 30
+
     # Check the environment
     python tiny_openfold_v1.py --validate-setup
 
