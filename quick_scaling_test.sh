@@ -46,29 +46,8 @@ Set PYTHON to choose the interpreter. Exit status: 0 if every run succeeded,
 EOF
 }
 
-describe() {  # describe N -> "1 GPU", "2 GPUs", "1 CPU process", "2 CPU processes"
-    local word=GPU
-    [[ $UNIT == gpu ]] || word="CPU process"
-    if [[ $1 -eq 1 ]]; then echo "1 $word"; elif [[ $UNIT == gpu ]]; then echo "$1 ${word}s"; else echo "$1 ${word}es"; fi
-}
-
-die() {  # one line on stderr, exit 2
-    echo "$PROG: error: $*" >&2
-    exit 2
-}
-
-positive_int() {  # positive_int FLAG VALUE
-    [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: expected a positive integer, got '$2'"
-}
-
-parse_counts() {  # parse_counts FLAG "1 2" -> the sorted distinct counts, one a line
-    local flag="$1" list="${2//,/ }" n
-    local -a items
-    read -r -a items <<< "$list"
-    [[ ${#items[@]} -gt 0 ]] || die "$flag: expected a list of counts like \"1 2\", got '$2'"
-    for n in "${items[@]}"; do positive_int "$flag" "$n"; done
-    printf '%s\n' "${items[@]}" | sort -n -u
-}
+# shellcheck source=cli_common.sh
+source "$HERE/cli_common.sh"
 
 # ---------------------------------------------------------------- arguments
 STEPS=50
@@ -91,7 +70,7 @@ while [[ $# -gt 0 ]]; do
         --steps) positive_int "$opt" "$value"; STEPS="$value" ;;
         --batch-per-gpu) positive_int "$opt" "$value"; BATCH_PER_GPU="$value" ;;
         --output-dir) [[ -n "$value" ]] || die "--output-dir: empty path"; OUTPUT_DIR="$value" ;;
-        --cpu-procs) CPU_PROCS="$value"; parse_counts "$opt" "$value" >/dev/null ;;
+        --cpu-procs) CPU_PROCS="$value"; parse_counts "$opt" "$value" "1 2" >/dev/null ;;
         --preset) [[ "$value" =~ ^(tiny|small|medium)$ ]] ||
                       die "--preset: expected tiny, small or medium, got '$value'"
                   SHAPE_ARGS+=("$opt" "$value") ;;
@@ -108,7 +87,7 @@ DEVICE_ARGS=()
 if [[ -n "$CPU_PROCS" ]]; then
     UNIT=cpu
     PREFIX=cpus
-    mapfile -t COUNTS < <(parse_counts --cpu-procs "$CPU_PROCS")
+    mapfile -t COUNTS < <(parse_counts --cpu-procs "$CPU_PROCS" "1 2")
     DEVICE_ARGS=(--device cpu)
     # torch.distributed.run sets 1 thread per process only for 2+ processes;
     # the same for every count keeps the comparison fair.

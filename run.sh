@@ -82,29 +82,8 @@ written; the exit status is then 1. Exit status 2: bad input, no GPU.
 EOF
 }
 
-die() {  # one line on stderr, exit 2
-    echo "$PROG: error: $*" >&2
-    exit 2
-}
-
-positive_int() {  # positive_int FLAG VALUE
-    [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: expected a positive integer, got '$2'"
-}
-
-parse_counts() {  # parse_counts FLAG "1 2" -> the sorted distinct counts, one a line
-    local flag="$1" list="${2//,/ }" n
-    local -a items
-    read -r -a items <<< "$list"
-    [[ ${#items[@]} -gt 0 ]] || die "$flag: expected a list of counts like \"1 2 4 8\", got '$2'"
-    for n in "${items[@]}"; do positive_int "$flag" "$n"; done
-    printf '%s\n' "${items[@]}" | sort -n -u
-}
-
-describe() {  # describe N -> "1 GPU", "2 GPUs", "1 CPU process", "2 CPU processes"
-    local word=GPU
-    [[ $UNIT == gpu ]] || word="CPU process"
-    if [[ $1 -eq 1 ]]; then echo "1 $word"; elif [[ $UNIT == gpu ]]; then echo "$1 ${word}s"; else echo "$1 ${word}es"; fi
-}
+# shellcheck source=cli_common.sh
+source "$HERE/cli_common.sh"
 
 quote() {  # quote ARGS... -> one line, shell-quoted
     local out
@@ -141,8 +120,8 @@ while [[ $# -gt 0 ]]; do
         *) die "unknown option '$opt' (see --help)" ;;
     esac
     case "$opt" in
-        --gpus) parse_counts "$opt" "$value" >/dev/null; GPUS="$value"; GPUS_GIVEN=1 ;;
-        --cpu-procs) parse_counts "$opt" "$value" >/dev/null; CPU_PROCS="$value" ;;
+        --gpus) parse_counts "$opt" "$value" "1 2 4 8" >/dev/null; GPUS="$value"; GPUS_GIVEN=1 ;;
+        --cpu-procs) parse_counts "$opt" "$value" "1 2 4 8" >/dev/null; CPU_PROCS="$value" ;;
         --launcher) [[ "$value" =~ ^(torchrun|dp)$ ]] || die "--launcher: expected torchrun or dp, got '$value'"
                     LAUNCHER="$value" ;;
         --scaling) [[ "$value" =~ ^(weak|strong)$ ]] || die "--scaling: expected weak or strong, got '$value'"
@@ -163,10 +142,10 @@ if [[ -n "$CPU_PROCS" ]]; then
     [[ $GPUS_GIVEN -eq 0 ]] || die "choose one of --gpus and --cpu-procs"
     [[ $LAUNCHER == torchrun ]] || die "--launcher dp needs GPUs (DataParallel); not with --cpu-procs"
     UNIT=cpu
-    mapfile -t COUNTS < <(parse_counts --cpu-procs "$CPU_PROCS")
+    mapfile -t COUNTS < <(parse_counts --cpu-procs "$CPU_PROCS" "1 2 4 8")
 else
     UNIT=gpu
-    mapfile -t COUNTS < <(parse_counts --gpus "$GPUS")
+    mapfile -t COUNTS < <(parse_counts --gpus "$GPUS" "1 2 4 8")
 fi
 if [[ $SCALING == weak ]]; then
     [[ -z "$GLOBAL_BATCH" ]] || die "--global-batch is for --scaling strong (weak scaling uses --batch-per-gpu)"

@@ -47,14 +47,8 @@ per GPU and DIR/aggregate.json. Set PYTHON to choose the interpreter.
 EOF
 }
 
-die() {  # one line on stderr, exit 2
-    echo "$PROG: error: $*" >&2
-    exit 2
-}
-
-positive_int() {  # positive_int FLAG VALUE
-    [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: expected a positive integer, got '$2'"
-}
+# shellcheck source=cli_common.sh
+source "$HERE/cli_common.sh"
 
 # ---------------------------------------------------------------- arguments
 DEVICE=""

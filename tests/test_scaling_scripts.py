@@ -195,7 +195,9 @@ def test_shellcheck_clean():
     shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
     if shellcheck is None:
         pytest.skip("shellcheck is not installed")
-    r = subprocess.run([shellcheck, str(RUN_SH), str(QUICK_SH)], capture_output=True, text=True)
+    # -x follows `source cli_common.sh`, so the shared helpers are checked in context too.
+    r = subprocess.run([shellcheck, "-x", str(RUN_SH), str(QUICK_SH), str(RUN_SH.parent / "run_deepspeed_flops.sh"),
+                        str(RUN_SH.parent / "cli_common.sh")], capture_output=True, text=True, cwd=RUN_SH.parent)
     assert r.returncode == 0, r.stdout
 
 
