@@ -66,6 +66,7 @@ import torch.nn as nn
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.profiler import record_function
+from torch.utils.checkpoint import checkpoint
 
 CHECKPOINT_FORMAT = "tinyopenfold-v1-checkpoint-1"
 
@@ -171,6 +172,7 @@ def config_from_preset(name: str, **overrides) -> TinyOpenFoldConfig:
 # A large negative *finite* logit for masked keys: a row whose keys are all
 # masked then gets a uniform softmax instead of NaN (Suppl. 1.11.8 uses 1e9).
 MASK_LOGIT = -1e9
+ATTENTION_IMPLEMENTATIONS = ("reference", "sdpa")
 
 
 def linear(c_in: int, c_out: int, bias: bool = True, init: str = "default") -> nn.Linear:
@@ -211,10 +213,37 @@ def traced(forward):
 
     @functools.wraps(forward)
     def wrapper(self, *args, **kwargs):
+        if torch.compiler.is_compiling():  # compiled code has no Python ranges; its fused kernels show instead
+            return forward(self, *args, **kwargs)
         with record_function(self.profile_name):
             return forward(self, *args, **kwargs)
 
     return wrapper
+
+
+def chunked(fn, chunk_size: Optional[int], pieces, shared=(), out_dim: int = -3) -> torch.Tensor:
+    """fn(*slices, *shared) computed chunk_size rows at a time (the --chunk-size path).
+
+    pieces: (tensor, dim) pairs sliced together along their own dim (all of one
+    length); shared: passed whole to every chunk; the chunk results are joined
+    along out_dim. Rows must be independent, so every module below chunks along
+    an axis it treats as a batch axis and the result is the unchunked one.
+    With autograd on, each chunk runs under torch.utils.checkpoint: backward
+    keeps only the chunk's inputs and recomputes its intermediates, so the
+    activation memory of the module is that of one chunk (at the price of
+    computing the chunked part twice). chunk_size None: fn on the whole tensors.
+    """
+    length = pieces[0][0].shape[pieces[0][1]]
+    if chunk_size is None or length <= chunk_size:
+        return fn(*(t for t, _ in pieces), *shared)
+    outputs = []
+    for start in range(0, length, chunk_size):
+        part = [t.narrow(dim, start, min(chunk_size, length - start)) for t, dim in pieces]
+        if torch.is_grad_enabled():
+            outputs.append(checkpoint(fn, *part, *shared, use_reentrant=False))
+        else:
+            outputs.append(fn(*part, *shared))
+    return torch.cat(outputs, dim=out_dim)
 
 
 class SharedDropout(nn.Module):
@@ -248,7 +277,16 @@ class GatedAttention(nn.Module):
         out     = Linear(concat_h o)                zero-initialised
     The softmax runs in float32 even under autocast (a departure from nothing:
     AF2 computes it in float32 too).
+
+    Two implementations of the same function (TinyOpenFold.configure picks one):
+    "reference" writes the logits out as above; "sdpa" hands q, k, v and one
+    additive mask (the biases plus the key-mask bias) to PyTorch's fused
+    scaled_dot_product_attention, whose memory-efficient kernel never stores the
+    [*, H, Q, K] logits and still returns the gradient of the bias.
     """
+
+    attention = "reference"  # or "sdpa"
+    chunk_size: Optional[int] = None  # rows (dim -3 of x) per chunk; None: all at once
 
     def __init__(self, c_in: int, n_heads: int, c_hidden_total: int):
         super().__init__()
@@ -265,23 +303,54 @@ class GatedAttention(nn.Module):
         return t.view(*t.shape[:-1], self.n_heads, self.head_dim).transpose(-2, -3)
 
     def forward(self, x: torch.Tensor, biases: Sequence[torch.Tensor], key_mask: torch.Tensor) -> torch.Tensor:
-        """x [*, Q, c_in]; each bias broadcasts to [*, H, Q, K]; key_mask [*, K]."""
-        q = self._heads(self.linear_q(x)) / math.sqrt(self.head_dim)  # [*, H, Q, c]
+        """x [*, R, Q, c_in]: R independent rows, each attending along its own axis
+        (queries and keys are the same Q = K positions); key_mask [*, R, K]; each
+        bias is shared by the rows and broadcasts to [*, 1, H, Q, K]."""
+        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=tuple(biases))
+
+    def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
+        q = self._heads(self.linear_q(x))  # [*, H, Q, c]
         k = self._heads(self.linear_k(x))  # [*, H, K, c]
         v = self._heads(self.linear_v(x))  # [*, H, K, c]
-        logits = at_least_fp32(torch.einsum("...hqc,...hkc->...hqk", q, k))  # [*, H, Q, K]
-        for bias in biases:
-            logits = logits + at_least_fp32(bias)
-        logits = logits + mask_to_bias(key_mask.to(logits.dtype))[..., None, None, :]
-        a = torch.softmax(logits, dim=-1).to(v.dtype)
-        o = torch.einsum("...hqk,...hkc->...hqc", a, v)  # [*, H, Q, c]
+        if self.attention == "sdpa":
+            o = self._fused(q, k, v, biases, key_mask)
+        else:
+            logits = at_least_fp32(torch.einsum("...hqc,...hkc->...hqk", q / math.sqrt(self.head_dim), k))
+            for bias in biases:  # logits [*, H, Q, K]
+                logits = logits + at_least_fp32(bias)
+            logits = logits + mask_to_bias(key_mask.to(logits.dtype))[..., None, None, :]
+            a = torch.softmax(logits, dim=-1).to(v.dtype)
+            o = torch.einsum("...hqk,...hkc->...hqc", a, v)  # [*, H, Q, c]
         o = o.transpose(-2, -3).reshape(*x.shape[:-1], -1)  # [*, Q, H * c]
         o = torch.sigmoid(self.linear_g(x)) * o
         return self.linear_o(o)
 
+    @staticmethod
+    def _fused(q, k, v, biases, key_mask) -> torch.Tensor:
+        """softmax(q k^T / sqrt(c) + sum(biases) + mask bias) v by F.scaled_dot_product_attention.
+
+        The additive mask is summed in float32, like the reference logits, then
+        cast to the dtype of q (bf16 under autocast; the kernel accumulates the
+        softmax in float32). It is materialised only for the rows of this chunk.
+        """
+        *lead, H, Q, c = q.shape
+        bias = mask_to_bias(at_least_fp32(key_mask))[..., None, None, :]  # [*, 1, 1, K]
+        for b in biases:
+            bias = bias + at_least_fp32(b)  # -> [*, H, Q, K]
+        bias = bias.to(q.dtype).expand(*lead, bias.shape[-3], Q, bias.shape[-1])
+        o = F.scaled_dot_product_attention(q.reshape(-1, H, Q, c), k.reshape(-1, H, k.shape[-2], c),
+                                           v.reshape(-1, H, v.shape[-2], c),
+                                           attn_mask=bias.reshape(-1, *bias.shape[-3:]))
+        return o.view(*lead, H, Q, c)
+
 
 class Transition(nn.Module):
-    """LayerNorm, Linear(c -> n c), ReLU, Linear(n c -> c): Alg. 9 and Alg. 15."""
+    """LayerNorm, Linear(c -> n c), ReLU, Linear(n c -> c): Alg. 9 and Alg. 15.
+
+    Per element, so --chunk-size may cut it into row chunks (dim -3) freely.
+    """
+
+    chunk_size: Optional[int] = None
 
     def __init__(self, c: int, c_hidden: int, eps: float):
         super().__init__()
@@ -291,6 +360,9 @@ class Transition(nn.Module):
 
     @traced
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return chunked(self._mlp, self.chunk_size, [(x, -3)])
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear_2(torch.relu(self.linear_1(self.layer_norm(x))))
 
 
@@ -371,6 +443,8 @@ class OuterProductMean(nn.Module):
 
     profile_name = "Alg10_OuterProductMean"
 
+    chunk_size: Optional[int] = None  # residues i per chunk of the [*, i, j, c, c] outer products
+
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
         c = cfg.outer_product_dim
@@ -387,10 +461,14 @@ class OuterProductMean(nn.Module):
         mask = msa_mask.unsqueeze(-1).to(m.dtype)  # [*, N_seq, N_res, 1]
         a = self.linear_a(m) * mask  # [*, N_seq, N_res, c]
         b = self.linear_b(m) * mask  # [*, N_seq, N_res, c]
+        return chunked(self._mean, self.chunk_size, [(a, -2), (msa_mask, -1)], shared=(b, msa_mask))
+
+    def _mean(self, a, mask_i, b, mask_j) -> torch.Tensor:
+        """Rows i of a, mask_i against all residues j of b, mask_j -> [*, i, j, c_z]."""
         outer = torch.einsum("...sic,...sjd->...ijcd", a, b)  # [*, N_res, N_res, c, c]
         # The division is kept in float32: the count can be ~1e3 and the sum large.
-        mask_f = at_least_fp32(msa_mask.to(outer.dtype))
-        count = torch.einsum("...si,...sj->...ij", mask_f, mask_f)
+        count = torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(outer.dtype)),
+                             at_least_fp32(mask_j.to(outer.dtype)))
         mean = at_least_fp32(outer) / (self.eps + count)[..., None, None]
         mean = mean.to(a.dtype).flatten(-2)  # [*, N_res, N_res, c * c]
         return self.linear_out(mean)
@@ -412,6 +490,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
     profile_name = "Alg11_TriangleMultiplicationOutgoing"
 
     outgoing = True
+    chunk_size: Optional[int] = None  # output rows i per chunk
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -432,6 +511,10 @@ class TriangleMultiplicationOutgoing(nn.Module):
         mask = pair_mask.unsqueeze(-1).to(z.dtype)
         a = torch.sigmoid(self.linear_a_g(z)) * self.linear_a_p(z) * mask  # [*, N_res, N_res, c]
         b = torch.sigmoid(self.linear_b_g(z)) * self.linear_b_p(z) * mask  # [*, N_res, N_res, c]
+        # Output row i needs row i of a (outgoing: a_ik) or its column (incoming: a_ki), and all of b.
+        return chunked(self._combine, self.chunk_size, [(a, -3 if self.outgoing else -2), (z, -3)], shared=(b,))
+
+    def _combine(self, a: torch.Tensor, z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if self.outgoing:
             x = torch.einsum("...ikc,...jkc->...ijc", a, b)  # Alg. 11 line 4
         else:
@@ -623,7 +706,13 @@ class TinyOpenFold(nn.Module):
             msa_mask [B, N_seq, N_res] (1 real, 0 padding) = None,
             residue_mask [B, N_res] = None)
       -> {"distances": [B, N_res, N_res, 1], "msa": m, "pair": z}
+
+    configure() switches between implementations of the same function (the
+    fast paths); none changes a parameter, so a checkpoint trained on one path
+    loads on any other.
     """
+
+    checkpoint_blocks = False
 
     def __init__(self, config: TinyOpenFoldConfig):
         super().__init__()
@@ -631,6 +720,25 @@ class TinyOpenFold(nn.Module):
         self.input_embedder = InputEmbedder(config)
         self.evoformer = nn.ModuleList(EvoformerBlock(config) for _ in range(config.n_evoformer_blocks))
         self.distance_head = DistanceHead(config)
+
+    def configure(self, attention: str = "reference", chunk_size: Optional[int] = None,
+                  checkpoint_blocks: bool = False) -> "TinyOpenFold":
+        """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
+        all four attentions (Alg. 7, 8, 13, 14). chunk_size: rows per chunk of the
+        attentions, transitions, outer-product mean and triangle multiplications
+        (see chunked()). checkpoint_blocks: keep only each block's inputs for
+        backward and recompute the block (torch.utils.checkpoint)."""
+        if attention not in ATTENTION_IMPLEMENTATIONS:
+            raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+            raise UsageError(f"--chunk-size: must be a positive integer, got {chunk_size!r}")
+        self.checkpoint_blocks = checkpoint_blocks
+        for module in self.modules():
+            if isinstance(module, (GatedAttention, Transition, OuterProductMean, TriangleMultiplicationOutgoing)):
+                module.chunk_size = chunk_size
+            if isinstance(module, GatedAttention):
+                module.attention = attention
+        return self
 
     def forward(self, msa_tokens, pair_features, msa_mask=None, residue_mask=None):
         B, S, N = msa_tokens.shape
@@ -644,7 +752,11 @@ class TinyOpenFold(nn.Module):
 
         m, z = self.input_embedder(msa_tokens, pair_features)
         for block in self.evoformer:
-            m, z = block(m, z, msa_mask, pair_mask)
+            if self.checkpoint_blocks and torch.is_grad_enabled():
+                # Keep m, z for backward; recompute the block's activations there (same RNG for dropout).
+                m, z = checkpoint(block, m, z, msa_mask, pair_mask, use_reentrant=False)
+            else:
+                m, z = block(m, z, msa_mask, pair_mask)
         return {"distances": self.distance_head(z), "msa": m, "pair": z}
 
 

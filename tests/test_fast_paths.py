@@ -1,0 +1,201 @@
+"""The fast paths compute the same function as the reference path.
+
+Each path (TinyOpenFold.configure: --attention sdpa, --chunk-size,
+--checkpoint-blocks) is compared with the reference on the same weights and
+inputs: forward outputs at real positions and the gradient of every parameter.
+float64 and randomised weights (AF2's initialisation zeroes every residual
+branch's last layer, which would make most comparisons 0 == 0); odd sizes, a
+padded protein, a masked MSA entry and chunk sizes that do not divide N.
+
+The GPU tests at the end (skipped without CUDA/ROCm) repeat the comparison in
+bf16 autocast and check torch.compile and the CUDA-graph step.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import tiny_openfold_v1 as tof
+
+torch.set_num_threads(1)
+
+B, S, N = 2, 5, 13  # N = 13: prime, so no chunk size below divides it
+CFG = tof.TinyOpenFoldConfig(msa_dim=12, pair_dim=16, n_heads_msa=3, n_heads_pair=2, msa_intermediate_dim=20,
+                             pair_intermediate_dim=24, outer_product_dim=5, triangle_mult_dim=9,
+                             n_evoformer_blocks=2, max_seq_len=N, n_seqs=S)
+
+
+def randomised(cfg=CFG, seed=0, dtype=torch.float64) -> tof.TinyOpenFold:
+    torch.manual_seed(seed)
+    model = tof.TinyOpenFold(cfg).to(dtype)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    return model
+
+
+def inputs(device="cpu", dtype=torch.float64, n=N, s=S, b=B, cfg=CFG):
+    g = torch.Generator().manual_seed(1)
+    msa = torch.randint(0, 21, (b, s, n), generator=g)
+    residue_mask = torch.ones(b, n)
+    residue_mask[-1, n - 4:] = 0  # the last protein is 4 residues shorter: padding
+    msa_mask = torch.ones(b, s, n)
+    msa_mask[0, 3, 4] = 0  # one masked MSA entry
+    feats = tof.relative_position_features(torch.arange(n).expand(b, n), cfg.pair_input_dim).to(dtype)
+    return [t.to(device) for t in (msa, feats, msa_mask, residue_mask)]
+
+
+def run(model, args, **paths):
+    """Forward + backward of a loss that reads every output at real positions."""
+    model = copy.deepcopy(model).configure(**paths)
+    model.zero_grad(set_to_none=True)
+    out = model(*args)
+    residue_mask = args[3]
+    pair = (residue_mask[:, :, None] * residue_mask[:, None, :])[..., None]
+    real = {"distances": out["distances"] * pair, "pair": out["pair"] * pair,
+            "msa": out["msa"] * residue_mask[:, None, :, None]}
+    loss = sum((t.float().sin() if t.dtype != torch.float64 else t.sin()).sum() for t in real.values())
+    loss.backward()
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+    return {k: v.detach() for k, v in real.items()}, grads
+
+
+def assert_same_function(ref, other, tol):
+    (out_a, grad_a), (out_b, grad_b) = ref, other
+    for key in out_a:
+        scale = out_a[key].abs().max().item()
+        err = (out_a[key] - out_b[key]).abs().max().item()
+        assert err <= tol * max(scale, 1.0), f"{key}: max error {err:.3g} (scale {scale:.3g})"
+    # Gradients are compared against the largest gradient of the model: a few are
+    # exactly zero in theory (e.g. a LayerNorm bias feeding a bias-free softmax
+    # logit, which the softmax cancels) and only rounding noise in practice.
+    scale = max(g.abs().max().item() for g in grad_a.values())
+    for name in grad_a:
+        err = (grad_a[name] - grad_b[name]).abs().max().item()
+        assert err <= tol * scale, f"grad {name}: max error {err:.3g} (largest gradient {scale:.3g})"
+
+
+MODEL = randomised()
+ARGS = inputs()
+REFERENCE = run(MODEL, ARGS)
+
+
+@pytest.mark.parametrize("paths", [
+    dict(attention="sdpa"),
+    dict(chunk_size=4),
+    dict(chunk_size=1),
+    dict(checkpoint_blocks=True),
+    dict(attention="sdpa", chunk_size=3, checkpoint_blocks=True),
+], ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_fast_path_computes_the_reference_function(paths):
+    assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
+
+
+def test_paths_really_differ_in_how_they_compute():
+    """The switches reach every module: sdpa calls the fused kernel, chunking
+    slices, checkpointing recomputes (so the tests above compare two codes)."""
+    calls = {"sdpa": 0, "checkpoint": 0}
+    real_sdpa, real_ckpt = tof.F.scaled_dot_product_attention, tof.checkpoint
+
+    def sdpa(*a, **k):
+        calls["sdpa"] += 1
+        return real_sdpa(*a, **k)
+
+    def ckpt(*a, **k):
+        calls["checkpoint"] += 1
+        return real_ckpt(*a, **k)
+
+    tof.F.scaled_dot_product_attention, tof.checkpoint = sdpa, ckpt
+    try:
+        run(MODEL, ARGS, attention="sdpa")
+        assert calls == {"sdpa": 4 * CFG.n_evoformer_blocks, "checkpoint": 0}
+        calls.update(sdpa=0)
+        run(MODEL, ARGS, chunk_size=4)
+        # 9 chunked sub-modules per block (Alg. 7-15 less none: 4 attentions, 2 transitions,
+        # the OPM and 2 triangle multiplications), ceil(rows / 4) chunks each.
+        assert calls["checkpoint"] > 9 * CFG.n_evoformer_blocks and calls["sdpa"] == 0
+        calls.update(checkpoint=0)
+        run(MODEL, ARGS, checkpoint_blocks=True)
+        assert calls["checkpoint"] == CFG.n_evoformer_blocks
+    finally:
+        tof.F.scaled_dot_product_attention, tof.checkpoint = real_sdpa, real_ckpt
+
+
+def test_checkpointed_blocks_replay_the_same_dropout():
+    """Recomputation in backward must draw the same dropout masks as the forward."""
+    cfg = tof.TinyOpenFoldConfig(**{**{f.name: getattr(CFG, f.name) for f in CFG.__dataclass_fields__.values()},
+                                    "dropout": 0.25})
+    model = randomised(cfg).train()
+    torch.manual_seed(7)
+    ref = run(model, ARGS)
+    torch.manual_seed(7)
+    assert_same_function(ref, run(model, ARGS, checkpoint_blocks=True, chunk_size=5), 1e-9)
+
+
+def test_unchunked_no_grad_forward_matches_chunked_no_grad_forward():
+    """Under no_grad (evaluation) chunks are computed directly, without checkpoint."""
+    model = copy.deepcopy(MODEL)
+    with torch.no_grad():
+        ref = model(*ARGS)["distances"]
+        out = model.configure(attention="sdpa", chunk_size=2)(*ARGS)["distances"]
+    pair = (ARGS[3][:, :, None] * ARGS[3][:, None, :])[..., None]
+    assert torch.allclose(ref * pair, out * pair, atol=1e-10)
+
+
+def test_bf16_autocast_sdpa_tracks_reference_on_cpu():
+    """bf16 autocast: both paths keep the softmax in float32 and agree to bf16 precision."""
+    model = randomised(dtype=torch.float32)
+    args = inputs(dtype=torch.float32)
+    results = []
+    for paths in ({}, dict(attention="sdpa", chunk_size=4)):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            results.append(run(model, args, **paths))
+    (ref, _), (fast, _) = results
+    for key in ref:
+        scale = ref[key].abs().max().item()
+        assert (ref[key] - fast[key]).abs().max().item() <= 0.05 * scale, key
+
+
+def test_configure_rejects_bad_values():
+    with pytest.raises(tof.UsageError, match="--attention"):
+        copy.deepcopy(MODEL).configure(attention="flash")
+    with pytest.raises(tof.UsageError, match="--chunk-size"):
+        copy.deepcopy(MODEL).configure(chunk_size=0)
+
+
+# --------------------------------------------------------------------------
+# GPU: the same comparisons in bf16, torch.compile and the CUDA-graph step.
+# --------------------------------------------------------------------------
+
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA or ROCm GPU")
+
+# bf16 keeps 8 bits of mantissa: outputs agree to about 1 %, gradients (summed
+# over many rounding errors) to a few %, measured against the largest value.
+BF16_OUT_TOL, BF16_GRAD_TOL = 0.02, 0.05
+
+
+@gpu
+@pytest.mark.parametrize("paths", [dict(attention="sdpa"), dict(attention="sdpa", chunk_size=16),
+                                   dict(attention="sdpa", checkpoint_blocks=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_gpu_bf16_fast_path_tracks_the_reference(paths):
+    cfg = tof.config_from_preset("small")
+    model = randomised(cfg, dtype=torch.float32).cuda()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.3)  # keep the activations of a random 4-block model in range
+    args = inputs("cuda", torch.float32, n=64, s=16, b=2, cfg=cfg)
+    results = []
+    for p in ({}, paths):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            results.append(run(model, args, **p))
+    (out_a, grad_a), (out_b, grad_b) = results
+    for key in out_a:
+        scale = out_a[key].abs().max().item()
+        assert (out_a[key] - out_b[key]).abs().max().item() <= BF16_OUT_TOL * scale, key
+    scale = max(g.abs().max().item() for g in grad_a.values())
+    for name in grad_a:
+        assert (grad_a[name] - grad_b[name]).abs().max().item() <= BF16_GRAD_TOL * scale, name
