@@ -1068,11 +1068,13 @@ class SyntheticProteinDataset(torch.utils.data.Dataset):
         return make_sample(n, self.n_seqs, rng)
 
 
-def collate_proteins(samples: List[Dict[str, np.ndarray]]) -> Dict[str, torch.Tensor]:
-    """Pad a list of samples to the longest; masks mark real residues (1) and padding (0)."""
+def collate_proteins(samples: List[Dict[str, np.ndarray]], pad_to: Optional[int] = None) -> Dict[str, torch.Tensor]:
+    """Pad a list of samples to the longest (or to pad_to residues, so every batch
+    has one shape: what --compile and --cuda-graphs want); masks mark real
+    residues (1) and padding (0)."""
     B = len(samples)
     S = samples[0]["msa"].shape[0]
-    N = max(s["msa"].shape[1] for s in samples)
+    N = max([s["msa"].shape[1] for s in samples] + [pad_to or 0])
     msa = torch.full((B, S, N), PAD_TOKEN, dtype=torch.long)
     dist = torch.zeros(B, N, N)
     residue_mask = torch.zeros(B, N)
@@ -1298,6 +1300,18 @@ class TrainConfig:
     memory_profiling: bool = False  # per-phase memory, snapshot, activations by module, memory budget
     emit_nvtx: bool = False  # NVTX (CUDA) / ROCTX (ROCm) ranges for nsys / rocprof
     peak_tflops: Optional[float] = None  # overrides the peak-FLOP/s table for MFU
+    # Fast paths (issue: each computes the reference function; see tests/test_fast_paths.py)
+    attention: str = "reference"  # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14
+    chunk_size: Optional[int] = None  # rows per chunk of attentions, transitions, OPM, triangle mult.
+    checkpoint_blocks: bool = False  # recompute each Evoformer block in backward
+    compile: bool = False  # torch.compile the forward + loss (and so its backward)
+    cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
+
+    @property
+    def fast_loop(self) -> bool:
+        """Compiled or graphed steps run without host synchronisation: losses are read
+        and checked, and time is measured, at log steps only."""
+        return self.compile or self.cuda_graphs
 
 
 def select_device(requested: Optional[str]) -> torch.device:
@@ -1330,6 +1344,152 @@ def amp_settings(tc: TrainConfig, device: torch.device):
     if device.type != "cuda":
         raise UsageError("--amp-dtype fp16 needs a GPU; on CPU use --amp-dtype bf16")
     return torch.float16, torch.amp.GradScaler("cuda")
+
+
+class TrainingObjective(nn.Module):
+    """Forward and loss of one batch: the part of a step that --compile compiles
+    (its backward is compiled with it) and that every training path shares."""
+
+    def __init__(self, model: nn.Module, cfg: TinyOpenFoldConfig, amp_dtype: Optional[torch.dtype],
+                 device_type: str):
+        super().__init__()
+        self.model, self.pair_input_dim = model, cfg.pair_input_dim
+        self.amp_dtype, self.device_type = amp_dtype, device_type
+
+    def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        pair_features = relative_position_features(batch["residue_index"], self.pair_input_dim)
+        with torch.autocast(self.device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = self.model(batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
+        return distance_loss(out["distances"], batch["distances"], batch["residue_mask"])  # float32
+
+
+def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device) -> nn.Module:
+    objective = TrainingObjective(model, cfg, amp_dtype, device.type)
+    if tc.compile:
+        # Fixed shapes (batches are padded to --seq-len): one graph, no recompiles.
+        objective = torch.compile(objective, dynamic=False)
+    return objective
+
+
+def make_optimizer(model: nn.Module, tc: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW. On a GPU the fast loop uses the fused kernel (one launch for all
+    parameters); --cuda-graphs also needs capturable=True and the learning rate
+    as a device tensor, so the schedule can change it between replays."""
+    kwargs = dict(lr=tc.learning_rate, weight_decay=tc.weight_decay)
+    if device.type == "cuda" and tc.fast_loop:
+        kwargs["fused"] = True
+    if tc.cuda_graphs:
+        kwargs.update(capturable=True, lr=torch.tensor(tc.learning_rate, device=device))
+    return torch.optim.AdamW(model.parameters(), **kwargs)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load moments and step counts from a checkpoint written by any path, but keep
+    this run's implementation (fused, capturable, a tensor learning rate)."""
+    options = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, own in zip(optimizer.param_groups, options):
+        group.update(own)
+        if group.get("capturable") or group.get("fused"):  # these keep the step count on the device
+            for p in group["params"]:
+                st = optimizer.state.get(p, {})
+                if "step" in st:
+                    st["step"] = st["step"].to(device=p.device, dtype=torch.float32)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(lr)  # a kernel, no host synchronisation; the captured graph reads it
+        else:
+            group["lr"] = lr
+
+
+def optimizer_update(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, grad_clip: float) -> None:
+    """Gradient clipping and the AdamW step (GradScaler's unscale/step with fp16)."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)  # on the device: no .item()
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+
+
+def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype) -> None:
+    """Refuse combinations a fast path cannot run, naming the flags."""
+    if tc.cuda_graphs:
+        if device.type != "cuda":
+            raise UsageError("--cuda-graphs: needs a CUDA or ROCm GPU (on CPU, --compile is the fast path)")
+        if mode != "none":
+            raise UsageError("--cuda-graphs: one process on one GPU only; use --parallel none (not DataParallel, "
+                             "not torchrun)")
+        if tc.grad_accum_steps > 1:
+            raise UsageError("--cuda-graphs: captures one whole step; use --grad-accum-steps 1")
+        if amp_dtype == torch.float16:
+            raise UsageError("--cuda-graphs: not with --amp-dtype fp16 (the GradScaler checks gradients on the "
+                             "host); use --amp-dtype bf16")
+        if tc.memory_profiling:
+            raise UsageError("--cuda-graphs: a replayed graph has no phases to measure; profile memory without "
+                             "--cuda-graphs (--compile is fine)")
+    if tc.compile and mode == "dp":
+        raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
+
+
+class CudaGraphStep:
+    """--cuda-graphs: the whole training step (forward, loss, backward, gradient
+    clipping, AdamW) captured once with torch.cuda.graph and replayed, so a step
+    costs one launch instead of thousands of small ones (the default size is
+    bound by launches, not arithmetic).
+
+    A graph replays fixed kernels on fixed addresses, so: batches are copied
+    into static input tensors; gradients and optimizer state live in the
+    graph's memory pool; the learning rate is a device tensor. Capture needs a
+    few warm-up steps first (on a side stream, as PyTorch's CUDA-graph notes
+    say); they would change the weights, so the weights and the optimizer state
+    from before them are copied back in place afterwards.
+    """
+
+    def __init__(self, objective: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 grad_clip: float, batch: Dict[str, torch.Tensor], warmup: int = 3):
+        self.objective, self.model, self.optimizer, self.grad_clip = objective, model, optimizer, grad_clip
+        self.static = {k: v.clone() for k, v in batch.items()}
+        params = list(model.parameters())
+        saved_params = [p.detach().clone() for p in params]
+        saved_state = {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in optimizer.state[p].items()}
+                       for p in params if p in optimizer.state}
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                optimizer.zero_grad(set_to_none=True)
+                self._step()
+        torch.cuda.current_stream().wait_stream(side)
+        optimizer.zero_grad(set_to_none=True)  # backward allocates the gradients inside the graph's pool
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.loss = self._step()
+        with torch.no_grad():  # undo the warm-up steps, in place: the graph holds these addresses
+            for p, saved in zip(params, saved_params):
+                p.copy_(saved)
+            for p in params:
+                for key, value in optimizer.state[p].items():
+                    if torch.is_tensor(value):
+                        value.copy_(saved_state[p][key]) if p in saved_state else value.zero_()
+
+    def _step(self) -> torch.Tensor:
+        loss = self.objective(self.static)
+        loss.backward()
+        optimizer_update(self.model, self.optimizer, None, self.grad_clip)
+        return loss.detach()
+
+    def __call__(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """One training step on batch; returns its loss (a device tensor)."""
+        for key, value in batch.items():
+            self.static[key].copy_(value, non_blocking=True)
+        self.graph.replay()
+        return self.loss.clone()  # the next replay overwrites self.loss
 
 
 def synchronize(device: torch.device) -> None:
@@ -1456,7 +1616,7 @@ def _ignore_sigint_in_worker(_worker_id: int) -> None:
 
 
 def make_loader(dataset, tc: TrainConfig, device: torch.device, start_step: int = 0, rank: int = 0,
-                world_size: int = 1):
+                world_size: int = 1, pad_to: Optional[int] = None):
     """Batches of the training stream from step start_step on, generated in
     background worker processes (--num-workers) so data making overlaps with
     the GPU step. Step s's global batch is samples [s B, (s + 1) B); with
@@ -1470,7 +1630,8 @@ def make_loader(dataset, tc: TrainConfig, device: torch.device, start_step: int 
     kwargs = {"generator": torch.Generator().manual_seed(tc.seed + start_step)}
     if tc.num_workers > 0:
         kwargs.update(worker_init_fn=_ignore_sigint_in_worker, prefetch_factor=4)
-    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_proteins,
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler,
+                                       collate_fn=functools.partial(collate_proteins, pad_to=pad_to),
                                        num_workers=tc.num_workers, pin_memory=device.type == "cuda", **kwargs)
 
 
@@ -2012,13 +2173,15 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         raise UsageError(f"--resume: the checkpoint's model differs from these flags in {', '.join(diff)}; "
                          f"use the flags of the original run")
 
+    check_fast_paths(tc, device, par.mode, amp_dtype)
     torch.manual_seed(tc.seed)
     model = TinyOpenFold(cfg).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
+    model.configure(tc.attention, tc.chunk_size, tc.checkpoint_blocks)
+    optimizer = make_optimizer(model, tc, device)
     start_step = 0
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        load_optimizer_state(optimizer, ckpt["optimizer"])
         if scaler is not None and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"]["torch"])
@@ -2043,6 +2206,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[par.local_rank] if device.type == "cuda" else None)
     n_devices = par.world_size if par.mode == "ddp" else (n_gpu if par.mode == "dp" else 1)
+    objective = make_objective(train_model, cfg, tc, amp_dtype, device)
+    graph_step: Optional[CudaGraphStep] = None
 
     precision = compute_precision(amp_dtype, device)
     peak = peak_tflops(device, precision, tc.peak_tflops)
@@ -2078,6 +2243,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
             memprof.measure_activations(model, first, amp_dtype)
         del first
     profiled_until = 1 + tc.warmup_steps + tc.profile_steps if tc.pytorch_profiler else 0  # relative steps, all ranks
+    first_timed = max(tc.warmup_steps, profiled_until, 1 if tc.fast_loop else 0)  # compile/capture: never timed
     flops_timed = 0.0
     times = {k: [] for k in ("batch", "data", "forward", "backward", "optimizer")}
     samples_timed = 0
@@ -2112,6 +2278,19 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         return metrics
 
     writer = make_summary_writer(tc) if par.is_main else None
+
+    def log_step_line(at: int, loss_value: float, lr: float, seconds: float, bsz: float, step_flops: float) -> None:
+        tflops = step_flops / seconds / 1e12
+        mem = memory_mb(device)
+        if writer is not None:
+            for key, value in (("loss", loss_value), ("learning_rate", lr), ("samples_per_sec", bsz / seconds),
+                               ("memory_mb", mem), ("tflops", tflops)):
+                writer.add_scalar(f"train/{key}", value, at)
+        mfu = f"{100 * tflops / (peak * n_devices):5.1f}%" if peak else "n/a"
+        log(tc, f"Step {at:>4}/{tc.num_steps} | Loss: {loss_value:8.4f} | "
+                f"Speed: {bsz / seconds:7.1f} samples/sec | Memory: {mem:8.1f} MB | "
+                f"Time: {seconds * 1e3:7.1f}ms | LR: {lr:.2e} | TFLOP/s: {tflops:6.2f} | MFU: {mfu}")
+
     log(tc, f"Training for {tc.num_steps} steps (first {tc.warmup_steps} left out of timing)...")
     train_model.train()
     updating = False
@@ -2123,117 +2302,147 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     with InterruptFlag() as interrupted, nvtx_ranges(tc, device):
         try:
             t_end = time.perf_counter()
-            for batch in make_loader(dataset, tc, device, start_step, par.rank, par.world_size):
+            # The fast loop (--compile / --cuda-graphs) synchronises only at "sync points" (warm-up end,
+            # log steps, eval/save steps, the last step): losses are read and checked there, and the
+            # steps since the previous sync point share that window's wall time.
+            window = {"start": t_end, "steps": 0, "samples": 0, "flops": 0.0}
+            pending: List[torch.Tensor] = []  # fast loop: losses still on the device
+            for batch in make_loader(dataset, tc, device, start_step, par.rank, par.world_size,
+                                     pad_to=cfg.max_seq_len if tc.fast_loop else None):
                 t0 = t_end  # the step's wall time includes waiting for its data
+                rel = step - start_step
                 if memprof is not None:
                     memprof.begin_step(step)
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                synchronize(device)
+                if not tc.fast_loop:
+                    synchronize(device)
                 t1 = time.perf_counter()
                 if memprof is not None:
                     memprof.phase("data")
                 lr = learning_rate_at(step, tc)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                optimizer.zero_grad(set_to_none=True)
-                loss_sum = torch.zeros((), device=device)
+                set_learning_rate(optimizer, lr)
                 t_forward = t_backward = 0.0
-                micro_batches = split_batch(batch, tc.grad_accum_steps)
-                for i, micro in enumerate(micro_batches):
-                    # DDP all-reduces gradients in backward; accumulate locally until the last micro-batch.
-                    last = i == len(micro_batches) - 1
-                    sync = train_model.no_sync() if par.mode == "ddp" and not last else contextlib.nullcontext()
-                    with sync:
-                        ta = time.perf_counter()
-                        pair_features = relative_position_features(micro["residue_index"], cfg.pair_input_dim)
-                        with record_function("forward"):
-                            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                                out = train_model(micro["msa_tokens"], pair_features, micro["msa_mask"],
-                                                  micro["residue_mask"])
-                            loss = distance_loss(out["distances"], micro["distances"], micro["residue_mask"])
-                            loss = loss / len(micro_batches)  # the step's gradient is the batch mean
-                        synchronize(device)
-                        tb = time.perf_counter()
-                        if memprof is not None:
-                            memprof.phase("forward")
-                        with record_function("backward"):
-                            if scaler is not None:
-                                scaler.scale(loss).backward()
-                            else:
-                                loss.backward()
-                        synchronize(device)
-                        t_forward += tb - ta
-                        t_backward += time.perf_counter() - tb
-                    loss_sum += loss.detach()
-                    del out, loss
+                if tc.cuda_graphs:
+                    if graph_step is None:  # capture on the first batch (a warm-up step, not timed)
+                        graph_step = CudaGraphStep(objective, model, optimizer, tc.grad_clip, batch)
+                    with record_function("cuda_graph_step"):
+                        loss_sum = graph_step(batch)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss_sum = torch.zeros((), device=device)
+                    micro_batches = split_batch(batch, tc.grad_accum_steps)
+                    for i, micro in enumerate(micro_batches):
+                        # DDP all-reduces gradients in backward; accumulate locally until the last micro-batch.
+                        last = i == len(micro_batches) - 1
+                        sync = train_model.no_sync() if par.mode == "ddp" and not last else contextlib.nullcontext()
+                        with sync:
+                            ta = time.perf_counter()
+                            with record_function("forward"):
+                                loss = objective(micro) / len(micro_batches)  # the step's gradient is the batch mean
+                            if not tc.fast_loop:
+                                synchronize(device)
+                            tb = time.perf_counter()
+                            if memprof is not None:
+                                memprof.phase("forward")
+                            with record_function("backward"):
+                                if scaler is not None:
+                                    scaler.scale(loss).backward()
+                                else:
+                                    loss.backward()
+                            if not tc.fast_loop:
+                                synchronize(device)
+                            t_forward += tb - ta
+                            t_backward += time.perf_counter() - tb
+                        loss_sum += loss.detach()
+                        del loss
                 if memprof is not None:
                     memprof.phase("backward")
-                # One small all-reduce per step: every rank sees the global loss and any Ctrl-C,
-                # so all of them stop (or fail on a NaN) at the same step instead of hanging.
-                agreed = torch.stack([loss_sum.float(), torch.tensor(float(interrupted.set), device=device)])
-                if par.mode == "ddp":
-                    dist.all_reduce(agreed)
-                    agreed[0] /= par.world_size
-                loss_value, stop_requested = agreed[0].item(), agreed[1].item() > 0
-                if not math.isfinite(loss_value):
-                    optimizer.zero_grad(set_to_none=True)  # parameters are still those before this step
-                    if par.is_main:
-                        save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
-                    raise TrainingFailed(
-                        f"Loss became {loss_value} at step {step}; the state before this step is saved in "
-                        f"{ckpt_path}. Try a lower --learning-rate, or run without --use-amp.")
+                loss_value = None
+                if tc.fast_loop and par.mode != "ddp":
+                    stop_requested = interrupted.set  # read on the host: no synchronisation
+                    pending.append(loss_sum)
+                else:
+                    # One small all-reduce per step: every rank sees the global loss and any Ctrl-C,
+                    # so all of them stop (or fail on a NaN) at the same step instead of hanging.
+                    agreed = torch.stack([loss_sum.float(), torch.tensor(float(interrupted.set), device=device)])
+                    if par.mode == "ddp":
+                        dist.all_reduce(agreed)
+                        agreed[0] /= par.world_size
+                    loss_value, stop_requested = agreed[0].item(), agreed[1].item() > 0
+                    if not math.isfinite(loss_value):
+                        optimizer.zero_grad(set_to_none=True)  # parameters are still those before this step
+                        if par.is_main:
+                            save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
+                        raise TrainingFailed(
+                            f"Loss became {loss_value} at step {step}; the state before this step is saved in "
+                            f"{ckpt_path}. Try a lower --learning-rate, or run without --use-amp.")
                 t3 = time.perf_counter()
-                updating = True  # parameters and optimizer state are mid-update until step() returns
-                with record_function("optimizer"):
-                    if scaler is not None:
-                        scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                    if scaler is not None:
-                        scaler.step(optimizer)
-                        scaler.update()
-                    else:
-                        optimizer.step()
-                updating = False
-                synchronize(device)
+                if not tc.cuda_graphs:
+                    updating = True  # parameters and optimizer state are mid-update until step() returns
+                    with record_function("optimizer"):
+                        optimizer_update(model, optimizer, scaler, tc.grad_clip)
+                    updating = False
+                if not tc.fast_loop:
+                    synchronize(device)
                 t_end = time.perf_counter()
                 if memprof is not None:
                     memprof.phase("optimizer")
                     memprof.end_step()
-                    if step - start_step == 2:
+                    if rel == 2:
                         memprof.stop_recording_snapshot()
                         t_end = time.perf_counter()  # writing the snapshot is not training time
-                losses.append(loss_value)
                 local_bsz, _, n_res = batch["msa_tokens"].shape
                 bsz = local_bsz * par.world_size  # the global batch of this step
                 step_flops = analytic_train_flops(cfg, bsz, n_res=n_res)
-                rel = step - start_step
-                if rel >= max(tc.warmup_steps, profiled_until):  # warm-up and profiled steps are not timed
-                    for key, value in zip(times, (t_end - t0, t1 - t0, t_forward, t_backward, t_end - t3)):
-                        times[key].append(value)
+                timed = rel >= first_timed  # warm-up and profiled steps are not timed
+                if timed:
                     samples_timed += bsz
                     flops_timed += step_flops
-                if step % tc.log_every == 0 or step == tc.num_steps - 1:
-                    tflops = step_flops / (t_end - t0) / 1e12
-                    mem = memory_mb(device)
-                    if writer is not None:
-                        for key, value in (("loss", loss_value), ("learning_rate", lr),
-                                           ("samples_per_sec", bsz / (t_end - t0)), ("memory_mb", mem),
-                                           ("tflops", tflops)):
-                            writer.add_scalar(f"train/{key}", value, step)
-                    mfu = f"{100 * tflops / (peak * n_devices):5.1f}%" if peak else "n/a"
-                    log(tc, f"Step {step:>4}/{tc.num_steps} | Loss: {loss_value:8.4f} | "
-                            f"Speed: {bsz / (t_end - t0):7.1f} samples/sec | Memory: {mem:8.1f} MB | "
-                            f"Time: {(t_end - t0) * 1e3:7.1f}ms | LR: {lr:.2e} | TFLOP/s: {tflops:6.2f} | MFU: {mfu}")
+                window["steps"] += 1
+                window["samples"] += bsz
+                window["flops"] += step_flops
+                is_log_step = step % tc.log_every == 0 or step == tc.num_steps - 1
+                step += 1
+                eval_due = bool(tc.eval_every and step % tc.eval_every == 0 and step < tc.num_steps)
+                save_due = bool(tc.save_every and step % tc.save_every == 0 and par.is_main)
+                if loss_value is not None:  # the reference loop: every step is measured and checked
+                    losses.append(loss_value)
+                    if timed:
+                        for key, value in zip(times, (t_end - t0, t1 - t0, t_forward, t_backward, t_end - t3)):
+                            times[key].append(value)
+                    if is_log_step:
+                        log_step_line(step - 1, loss_value, lr, t_end - t0, bsz, step_flops)
+                    window.update(start=t_end, steps=0, samples=0, flops=0.0)
+                elif (is_log_step or stop_requested or eval_due or save_due or rel + 1 == first_timed
+                      or step == tc.num_steps):  # a sync point of the fast loop
+                    synchronize(device)
+                    t_end = time.perf_counter()
+                    values = torch.stack(pending).float().tolist()
+                    pending.clear()
+                    bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+                    if bad:
+                        first_bad = step - len(values) + bad[0]
+                        raise TrainingFailed(
+                            f"Loss became {values[bad[0]]} at step {first_bad} (the fast loop reads losses every "
+                            f"--log-every steps, so the weights are already past it and are not saved; the last "
+                            f"checkpoint in {tc.checkpoint_dir}, if any, is kept). Try a lower --learning-rate, "
+                            f"--save-every, or run without --use-amp.")
+                    losses.extend(values)
+                    elapsed = t_end - window["start"]
+                    if timed:
+                        times["batch"].extend([elapsed / window["steps"]] * window["steps"])
+                    if is_log_step:
+                        log_step_line(step - 1, values[-1], lr, elapsed / window["steps"],
+                                      window["samples"] / window["steps"], window["flops"] / window["steps"])
+                    window.update(steps=0, samples=0, flops=0.0)
                 if prof is not None:
                     prof.step()  # may write a trace: not the next step's time
-                    t_end = time.perf_counter()
-                step += 1
-                if tc.eval_every and step % tc.eval_every == 0 and step < tc.num_steps:
-                    run_eval(f"step {step}")
-                    t_end = time.perf_counter()  # evaluation is not training time
-                if tc.save_every and step % tc.save_every == 0 and par.is_main:
+                if eval_due:
+                    run_eval(f"step {step}")  # evaluation is not training time
+                if save_due:
                     save_checkpoint(ckpt_path, step, model, optimizer, scaler, tc)
-                    t_end = time.perf_counter()
+                if window["steps"] == 0:
+                    t_end = window["start"] = time.perf_counter()
                 if stop_requested:
                     status = "interrupted"
                     break
@@ -2313,13 +2522,16 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     log(tc, f"   Total samples processed: {perf['total_samples']}")
     if perf["avg_training_speed"] is not None:
         log(tc, f"   Average training speed: {perf['avg_training_speed']:.1f} samples/sec "
-                f"(over {perf['timed_steps']} steps; {max(tc.warmup_steps, profiled_until)} warm-up/profiled steps excluded)")
+                f"(over {perf['timed_steps']} steps; {first_timed} warm-up/profiled steps excluded)")
         for key in ("batch", "data", "forward", "backward", "optimizer"):
-            log(tc, f"   Average {key} time: {avg_ms(key):.1f} ms")
+            if times[key]:
+                log(tc, f"   Average {key} time: {avg_ms(key):.1f} ms")
+        if tc.fast_loop:
+            log(tc, "   (--compile / --cuda-graphs: no synchronisation inside a step, so no per-phase times)")
         mfu_text = f"{100 * flops['mfu']:.2f}%" if flops["mfu"] is not None else "n/a"
         log(tc, f"   Achieved: {achieved:.3f} TFLOP/s (analytic FLOPs / wall time) | MFU: {mfu_text}")
     else:
-        log(tc, f"   (no timed steps: --num-steps must exceed {max(tc.warmup_steps, profiled_until)}, "
+        log(tc, f"   (no timed steps: --num-steps must exceed {first_timed}, "
                 f"the warm-up{' and profiled' if profiled_until else ''} steps)")
     if losses:
         log(tc, f"   Final loss: {losses[-1]:.4f}")
@@ -2500,6 +2712,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile-steps", type=_positive_int, default=5, help="steps the profiler records")
     g.add_argument("--peak-tflops", type=_positive_float,
                    help="peak TFLOP/s of this device for the precision used, for MFU (default: from a table)")
+    g = p.add_argument_group("fast paths (each computes the reference function; see README 'Performance')")
+    g.add_argument("--attention", choices=ATTENTION_IMPLEMENTATIONS, default="reference",
+                   help="reference: einsum, float32 softmax, einsum; sdpa: fused scaled_dot_product_attention "
+                        "with the pair/triangle bias and key mask as one additive mask (no stored logits)")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the forward + loss (and so the backward); fused AdamW on GPU")
+    g.add_argument("--cuda-graphs", action="store_true",
+                   help="capture the whole training step once as a CUDA graph and replay it (one GPU, bf16 or fp32)")
+    g.add_argument("--checkpoint-blocks", action="store_true",
+                   help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
+    g.add_argument("--chunk-size", type=_positive_int,
+                   help="compute attentions, transitions, outer-product mean and triangle multiplications "
+                        "this many rows at a time, each chunk recomputed in backward (long proteins)")
     return p
 
 
@@ -2548,7 +2773,9 @@ def configs_from_args(args) -> tuple:
         data_parallel=not args.no_data_parallel, parallel=args.parallel, grad_accum_steps=args.grad_accum_steps,
         pytorch_profiler=args.enable_pytorch_profiler or args.enable_all_profiling,
         profile_steps=args.profile_steps, peak_tflops=args.peak_tflops,
-        memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx)
+        memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
+        attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
+        compile=args.compile, cuda_graphs=args.cuda_graphs)
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):
         raise UsageError(f"--no-data-parallel contradicts --parallel {args.parallel}; use one of them")
     if tc.emit_nvtx and tc.pytorch_profiler:
