@@ -33,8 +33,9 @@ Sections:
     1. Configuration             6. Synthetic proteins with co-evolution
     2. Primitives                7. Metrics and the separation-only baseline
     3. MSA stack (Alg. 7-10)     8. Training loop, timing, checkpoints
-    4. Pair stack (Alg. 11-15)   9. Environment validation
-    5. Block, embedder, model   10. Command line
+    4. Pair stack (Alg. 11-15)   9. Benchmark of the fast paths
+    5. Block, embedder, model   10. Environment validation
+                                11. Command line
 
 Notation: m is the MSA representation [*, N_seq, N_res, c_m], z the pair
 representation [*, N_res, N_res, c_z]; s indexes MSA rows, i, j, k residues,
@@ -47,6 +48,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
+import gc
 import json
 import math
 import os
@@ -144,8 +146,9 @@ class TinyOpenFoldConfig:
             raise UsageError("eps and opm_eps must be positive")
 
 
-# Named presets: the seed's three scaling configurations. "batch_size" is the
-# preset's default batch; every other key is a TinyOpenFoldConfig field.
+# Named presets: the seed's three scaling configurations, plus "long" for long
+# proteins (the --benchmark sweep sets N = 512 ... 2,048 with --benchmark-seq-lens).
+# "batch_size" is the preset's default batch; every other key is a TinyOpenFoldConfig field.
 PRESETS: Dict[str, Dict[str, int]] = {
     "tiny": dict(msa_dim=32, pair_dim=64, n_evoformer_blocks=2, max_seq_len=32, n_seqs=8,
                  msa_intermediate_dim=128, pair_intermediate_dim=256, batch_size=8),
@@ -153,6 +156,8 @@ PRESETS: Dict[str, Dict[str, int]] = {
                   msa_intermediate_dim=256, pair_intermediate_dim=512, batch_size=4),
     "medium": dict(msa_dim=128, pair_dim=256, n_evoformer_blocks=8, max_seq_len=128, n_seqs=32,
                    msa_intermediate_dim=512, pair_intermediate_dim=1024, batch_size=2),
+    "long": dict(msa_dim=64, pair_dim=128, n_evoformer_blocks=4, max_seq_len=512, n_seqs=128,
+                 msa_intermediate_dim=256, pair_intermediate_dim=512, batch_size=1),
 }
 
 
@@ -2562,7 +2567,153 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 
 # =============================================================================
-# 9. Environment validation
+# 9. Benchmark: every fast path against the reference, in one table
+# =============================================================================
+
+# --benchmark-paths: each path is a "+"-joined list of these parts.
+BENCHMARK_PARTS = "reference, sdpa, compile, graphs, ckpt, chunk<N>"
+
+
+def parse_benchmark_path(text: str) -> dict:
+    """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
+    fields = dict(attention="reference", compile=False, cuda_graphs=False, checkpoint_blocks=False, chunk_size=None)
+    for part in text.split("+"):
+        if part == "sdpa":
+            fields["attention"] = "sdpa"
+        elif part in ("compile", "graphs", "ckpt"):
+            fields[{"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks"}[part]] = True
+        elif part.startswith("chunk") and part[5:].isdigit() and int(part[5:]) > 0:
+            fields["chunk_size"] = int(part[5:])
+        elif part != "reference":
+            raise UsageError(f"--benchmark-paths: unknown part {part!r} in {text!r}; join parts of "
+                             f"{BENCHMARK_PARTS} with '+', e.g. sdpa+compile+graphs")
+    return fields
+
+
+def benchmark_batch(cfg: TinyOpenFoldConfig, batch_size: int, device: torch.device, seed: int):
+    """Inputs of the training shapes: random MSA tokens and the distances of a
+    random-walk chain. A step's cost does not depend on the values, and
+    generating real proteins of 2,048 residues would take longer than the run."""
+    g = torch.Generator().manual_seed(seed)
+    B, S, N = batch_size, cfg.n_seqs, cfg.max_seq_len
+    coords = torch.cumsum(torch.randn(B, N, 3, generator=g), dim=1) * 2.2
+    batch = {"msa_tokens": torch.randint(0, 20, (B, S, N), generator=g), "distances": torch.cdist(coords, coords),
+             "residue_mask": torch.ones(B, N), "msa_mask": torch.ones(B, S, N),
+             "residue_index": torch.arange(N).expand(B, N).clone()}
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.device, steps: int, warmup: int) -> dict:
+    """Time `steps` training steps (forward, loss, backward, clipping, AdamW) of one path
+    after `warmup` untimed ones (compilation and graph capture happen there)."""
+    amp_dtype, scaler = amp_settings(tc, device)
+    check_fast_paths(tc, device, "none", amp_dtype)
+    torch.manual_seed(tc.seed)
+    model = TinyOpenFold(cfg).to(device).configure(tc.attention, tc.chunk_size, tc.checkpoint_blocks)
+    optimizer = make_optimizer(model, tc, device)
+    objective = make_objective(model, cfg, tc, amp_dtype, device)
+    batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
+
+    def eager_step(batch):
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective(batch)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        optimizer_update(model, optimizer, scaler, tc.grad_clip)
+        return loss.detach()
+
+    step = CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs else eager_step
+    for i in range(warmup):
+        step(batches[i % 2])
+    synchronize(device)
+    cuda = device.type == "cuda"
+    marks = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)] if cuda else []
+    ticks = []
+    start = time.perf_counter()
+    for i in range(steps):
+        marks[i].record() if cuda else ticks.append(time.perf_counter())
+        loss = step(batches[i % 2])
+    marks[-1].record() if cuda else ticks.append(time.perf_counter())
+    synchronize(device)
+    wall = time.perf_counter() - start
+    per_step = ([marks[i].elapsed_time(marks[i + 1]) for i in range(steps)] if cuda
+                else [1e3 * (b - a) for a, b in zip(ticks, ticks[1:])])
+    return {"ms_per_step": float(np.median(per_step)), "ms_per_step_mean": 1e3 * wall / steps,
+            "samples_per_sec": tc.batch_size * steps / wall, "final_loss": float(loss)}
+
+
+def run_benchmark(args, tc: TrainConfig) -> int:
+    """--benchmark: one row per (preset, N, path); prints the table, writes benchmark.json."""
+    device = select_device(tc.device)
+    presets = [p for p in args.benchmark_presets.split(",") if p]
+    for name in presets:
+        if name not in PRESETS:
+            raise UsageError(f"--benchmark-presets: unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    paths = [p for p in args.benchmark_paths.split(",") if p]
+    for path in paths:
+        parse_benchmark_path(path)  # all errors before the first measurement
+    seq_lens = [_positive_int(n) for n in args.benchmark_seq_lens.split(",") if n] if args.benchmark_seq_lens else [None]
+    check_writable_dir(tc.profile_dir, "--profile-dir")
+    precision = compute_precision(amp_settings(tc, device)[0], device)
+    peak = peak_tflops(device, precision, tc.peak_tflops)
+    rows = []
+    header = (f"{'preset':<7} {'B':>2} {'S':>4} {'N':>5} {'path':<24} {'ms/step':>9} {'samples/s':>10} "
+              f"{'TFLOP/s':>8} {'MFU':>6} {'peak MB':>9} {'speedup':>8}  status")
+    print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: median of "
+          f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW)")
+    print(header)
+    print("-" * len(header))
+    for name in presets:
+        for n in seq_lens:
+            cfg = config_from_preset(name, **({"max_seq_len": n} if n else {}),
+                                     **({"n_seqs": args.num_seqs} if args.num_seqs else {}))
+            batch_size = args.batch_size or PRESETS[name]["batch_size"]
+            flops = analytic_train_flops(cfg, batch_size)
+            reference_ms = None
+            for path in paths:
+                run_tc = dataclasses.replace(tc, batch_size=batch_size, **parse_benchmark_path(path))
+                row = {"preset": name, "batch_size": batch_size, "n_seqs": cfg.n_seqs, "n_res": cfg.max_seq_len,
+                       "path": path, "precision": precision, "analytic_train_flops": flops, "status": "ok"}
+                torch._dynamo.reset()
+                gc.collect()
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats(device)
+                try:
+                    row.update(benchmark_path(cfg, run_tc, device, args.benchmark_steps, max(1, tc.warmup_steps)))
+                except torch.cuda.OutOfMemoryError:
+                    row["status"] = "out of memory"
+                except UsageError as exc:
+                    row["status"] = f"skipped: {exc}"
+                peak_mb = peak_memory_mb(device)
+                row["peak_memory_mb"] = peak_mb
+                row["peak_memory_source"] = ("torch.cuda.max_memory_allocated" if device.type == "cuda"
+                                             else "process peak RSS (whole run)")
+                if row["status"] == "ok":
+                    row["achieved_tflops"] = flops / row["ms_per_step"] * 1e3 / 1e12
+                    row["mfu"] = row["achieved_tflops"] / peak if peak else None
+                    if path == "reference":
+                        reference_ms = row["ms_per_step"]
+                    row["speedup_vs_reference"] = reference_ms / row["ms_per_step"] if reference_ms else None
+                rows.append(row)
+                ok = row["status"] == "ok"
+                print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<24} "
+                      f"{row['ms_per_step'] if ok else float('nan'):>9.2f} "
+                      f"{row['samples_per_sec'] if ok else float('nan'):>10.1f} "
+                      f"{row['achieved_tflops'] if ok else float('nan'):>8.2f} "
+                      f"{100 * row['mfu'] if ok and row['mfu'] else float('nan'):>5.1f}% {peak_mb:>9.0f} "
+                      f"{row['speedup_vs_reference'] if ok and row['speedup_vs_reference'] else float('nan'):>7.2f}x"
+                      f"  {row['status']}", flush=True)
+    result = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "precision": precision,
+              "peak_tflops": peak, "steps": args.benchmark_steps, "warmup_steps": max(1, tc.warmup_steps),
+              "system_info": system_info(device), "rows": rows}
+    path = os.path.join(tc.profile_dir, "benchmark.json")
+    atomic_save(result, path)
+    print(f"Benchmark written to {path}")
+    return 0 if any(r["status"] == "ok" for r in rows) else 1
+
+
+# =============================================================================
+# 10. Environment validation
 # =============================================================================
 
 
@@ -2610,7 +2761,7 @@ def validate_setup() -> int:
 
 
 # =============================================================================
-# 10. Command line
+# 11. Command line
 # =============================================================================
 
 
@@ -2725,6 +2876,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--chunk-size", type=_positive_int,
                    help="compute attentions, transitions, outer-product mean and triangle multiplications "
                         "this many rows at a time, each chunk recomputed in backward (long proteins)")
+    g = p.add_argument_group("benchmark (--use-amp, --batch-size, --num-seqs, --device, --warmup-steps and "
+                             "--profile-dir apply)")
+    g.add_argument("--benchmark", action="store_true",
+                   help="time training steps of each preset and path, print one table, write "
+                        "<profile-dir>/benchmark.json, and exit")
+    g.add_argument("--benchmark-presets", default="small,medium", help="comma-separated presets")
+    g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs",
+                   help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}")
+    g.add_argument("--benchmark-seq-lens", help="comma-separated N_res to sweep (default: each preset's)")
+    g.add_argument("--benchmark-steps", type=_positive_int, default=20, help="timed steps per path")
     return p
 
 
@@ -2790,6 +2951,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.validate_setup:
             return validate_setup()
         cfg, tc = configs_from_args(args)
+        if args.benchmark:
+            return run_benchmark(args, tc)
         summary = train(cfg, tc)
         return 130 if summary["status"] == "interrupted" else 0
     except UsageError as exc:

@@ -199,3 +199,81 @@ def test_gpu_bf16_fast_path_tracks_the_reference(paths):
     scale = max(g.abs().max().item() for g in grad_a.values())
     for name in grad_a:
         assert (grad_a[name] - grad_b[name]).abs().max().item() <= BF16_GRAD_TOL * scale, name
+
+
+def _step_setup(device, paths, cfg, amp=False):
+    tc = tof.TrainConfig(batch_size=2, use_amp=amp, **paths)
+    amp_dtype, _ = tof.amp_settings(tc, torch.device(device))
+    torch.manual_seed(0)
+    model = tof.TinyOpenFold(cfg).to(device).configure(tc.attention, tc.chunk_size, tc.checkpoint_blocks)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # leave AF2's zero-initialised layers: all of them learn
+    optimizer = tof.make_optimizer(model, tc, torch.device(device))
+    objective = tof.make_objective(model, cfg, tc, amp_dtype, torch.device(device))
+    ds = tof.SyntheticProteinDataset(6, cfg.max_seq_len, cfg.n_seqs, seed=3, min_seq_len=cfg.max_seq_len - 3)
+    batches = [{k: v.to(device) for k, v in tof.collate_proteins([ds[2 * i], ds[2 * i + 1]],
+                                                                 pad_to=cfg.max_seq_len).items()}
+               for i in range(3)]
+    return tc, model, optimizer, objective, batches
+
+
+def _eager_steps(tc, model, optimizer, objective, batches):
+    losses = []
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective(batch)
+        loss.backward()
+        tof.optimizer_update(model, optimizer, None, tc.grad_clip)
+        losses.append(loss.item())
+    return losses, [p.detach().clone() for p in model.parameters()]
+
+
+def test_compile_on_cpu_trains_like_eager():
+    """torch.compile (inductor's C++ backend on CPU) computes the same losses and
+    weights as eager over three steps. One small block keeps compilation short."""
+    cfg = tof.TinyOpenFoldConfig(msa_dim=8, pair_dim=8, n_heads_msa=2, n_heads_pair=2, msa_intermediate_dim=16,
+                                 pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=1,
+                                 max_seq_len=9, n_seqs=3)
+    eager = _eager_steps(*_step_setup("cpu", dict(attention="sdpa"), cfg))
+    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True), cfg))
+    assert compiled[0] == pytest.approx(eager[0], rel=1e-4)
+    for a, b in zip(eager[1], compiled[1]):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@gpu
+@pytest.mark.parametrize("paths", [dict(compile=True), dict(cuda_graphs=True),
+                                   dict(attention="sdpa", compile=True, cuda_graphs=True)],
+                         ids=lambda p: "+".join(p))
+def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
+    """fp32, the same optimizer settings (fused, capturable): the first step's loss
+    and clipped gradients match the eager loop's, and so do the next two losses.
+    (Weights after AdamW are not compared: Adam's first update is +-lr for any
+    non-zero gradient, so rounding noise in a near-zero gradient flips it.)"""
+    cfg = tof.config_from_preset("tiny")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    eager_paths = dict(paths, compile=False)  # keeps cuda_graphs' optimizer (capturable) for the eager run
+    results = []
+    for p in (eager_paths, paths):
+        tc, model, optimizer, objective, batches = _step_setup("cuda", p, cfg)
+        graphed = p.get("cuda_graphs") and p is paths
+        step = tof.CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if graphed else None
+        losses, grads = [], None
+        for batch in batches:
+            if step is not None:
+                losses.append(step(batch).item())
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                loss = objective(batch)
+                loss.backward()
+                tof.optimizer_update(model, optimizer, None, tc.grad_clip)
+                losses.append(loss.item())
+            if grads is None:
+                grads = [q.grad.detach().clone() for q in model.parameters()]
+        results.append((losses, grads))
+    (eager_losses, eager_grads), (losses, grads) = results
+    assert losses == pytest.approx(eager_losses, rel=1e-4)
+    scale = max(g.abs().max().item() for g in eager_grads)
+    for a, b in zip(eager_grads, grads):
+        assert (a - b).abs().max().item() <= 1e-4 * scale
