@@ -339,9 +339,11 @@ class GatedAttention(nn.Module):
         softmax in float32). It is materialised only for the rows of this chunk.
         """
         *lead, H, Q, c = q.shape
-        bias = mask_to_bias(at_least_fp32(key_mask))[..., None, None, :]  # [*, 1, 1, K]
+        # The fused kernels need the mask's key axis contiguous (stride 1); a transposed
+        # key mask or a permuted bias would send SDPA to its slow, logit-storing math path.
+        bias = mask_to_bias(at_least_fp32(key_mask).contiguous())[..., None, None, :]  # [*, 1, 1, K]
         for b in biases:
-            bias = bias + at_least_fp32(b)  # -> [*, H, Q, K]
+            bias = bias + at_least_fp32(b).contiguous()  # -> [*, H, Q, K], key axis contiguous
         bias = bias.to(q.dtype).expand(*lead, bias.shape[-3], Q, bias.shape[-1])
         o = F.scaled_dot_product_attention(q.reshape(-1, H, Q, c), k.reshape(-1, H, k.shape[-2], c),
                                            v.reshape(-1, H, v.shape[-2], c),
