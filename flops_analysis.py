@@ -385,28 +385,24 @@ def autocast(device: torch.device, amp_dtype: Optional[torch.dtype]):
 
 
 def time_training_steps(model, batch, warmup: int, steps: int, amp_dtype, scaler, device) -> List[float]:
-    """Seconds of each timed step: forward (autocast), loss, backward, AdamW.
+    """Seconds of each timed step: the training step of tiny_openfold_v1.train()
+    (TrainingObjective's forward and loss under autocast, backward, gradient
+    clipping and AdamW through optimizer_update), so both time the same work.
 
     The batch is reused, so data generation is not in the time; the device is
     synchronised before and after each step, so the wall clock sees the GPU.
     """
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    objective = tof.TrainingObjective(model, tof.model_config(model), amp_dtype, device.type)
     model.train()
     times = []
     for step in range(warmup + steps):
         tof.synchronize(device)
         t0 = time.perf_counter()
-        with autocast(device, amp_dtype):
-            out = tof.forward_batch(model, batch)
-        loss = tof.distance_loss(out["distances"], batch["distances"], batch["residue_mask"])
         optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        loss = objective(batch)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        tof.optimizer_update(model, optimizer, scaler, grad_clip=1.0)
         tof.synchronize(device)
         if step >= warmup:
             times.append(time.perf_counter() - t0)
