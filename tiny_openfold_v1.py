@@ -26,6 +26,14 @@ Launch lines (copy and paste):
     # Profile: trace, per-module time and memory tables (see FLOPS_ANALYSIS.md)
     python tiny_openfold_v1.py --enable-all-profiling --num-steps 30
 
+    # The fast paths (same function; README "Performance"), and their benchmark
+    python tiny_openfold_v1.py --use-amp --attention sdpa --compile --cuda-graphs
+    python tiny_openfold_v1.py --benchmark --use-amp
+
+    # Long proteins (N = 1,024): fused attention, block checkpointing and chunking
+    python tiny_openfold_v1.py --benchmark --use-amp --benchmark-presets long \
+        --benchmark-seq-lens 1024 --benchmark-paths sdpa+ckpt+chunk64
+
     # Check the environment
     python tiny_openfold_v1.py --validate-setup
 
@@ -2643,6 +2651,11 @@ def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
             "samples_per_sec": tc.batch_size * steps / wall, "final_loss": float(loss)}
 
 
+def _cell(value: Optional[float], width: int, spec: str, unit: str = "") -> str:
+    """A table cell: the number, or "n/a" (no peak known, no reference row, a failed path)."""
+    return (f"{value:{spec}}{unit}" if value is not None else "n/a").rjust(width)
+
+
 def run_benchmark(args, tc: TrainConfig) -> int:
     """--benchmark: one row per (preset, N, path); prints the table, writes benchmark.json."""
     device = select_device(tc.device)
@@ -2697,14 +2710,11 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                         reference_ms = row["ms_per_step"]
                     row["speedup_vs_reference"] = reference_ms / row["ms_per_step"] if reference_ms else None
                 rows.append(row)
-                ok = row["status"] == "ok"
                 print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<24} "
-                      f"{row['ms_per_step'] if ok else float('nan'):>9.2f} "
-                      f"{row['samples_per_sec'] if ok else float('nan'):>10.1f} "
-                      f"{row['achieved_tflops'] if ok else float('nan'):>8.2f} "
-                      f"{100 * row['mfu'] if ok and row['mfu'] else float('nan'):>5.1f}% {peak_mb:>9.0f} "
-                      f"{row['speedup_vs_reference'] if ok and row['speedup_vs_reference'] else float('nan'):>7.2f}x"
-                      f"  {row['status']}", flush=True)
+                      f"{_cell(row.get('ms_per_step'), 9, '.2f')} {_cell(row.get('samples_per_sec'), 10, '.1f')} "
+                      f"{_cell(row.get('achieved_tflops'), 8, '.2f')} "
+                      f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} {peak_mb:>9.0f} "
+                      f"{_cell(row.get('speedup_vs_reference'), 8, '.2f', 'x')}  {row['status']}", flush=True)
     result = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "precision": precision,
               "peak_tflops": peak, "steps": args.benchmark_steps, "warmup_steps": max(1, tc.warmup_steps),
               "system_info": system_info(device), "rows": rows}
