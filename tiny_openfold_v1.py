@@ -1405,11 +1405,11 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     optimizer.load_state_dict(state)
     for group, own in zip(optimizer.param_groups, options):
         group.update(own)
-        if group.get("capturable") or group.get("fused"):  # these keep the step count on the device
-            for p in group["params"]:
-                st = optimizer.state.get(p, {})
-                if "step" in st:
-                    st["step"] = st["step"].to(device=p.device, dtype=torch.float32)
+        on_device = group.get("capturable") or group.get("fused")  # these keep the step count on the device
+        for p in group["params"]:
+            st = optimizer.state.get(p, {})
+            if "step" in st:
+                st["step"] = st["step"].to(device=p.device if on_device else "cpu", dtype=torch.float32)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -1490,8 +1490,12 @@ class CudaGraphStep:
                 p.copy_(saved)
             for p in params:
                 for key, value in optimizer.state[p].items():
-                    if torch.is_tensor(value):
-                        value.copy_(saved_state[p][key]) if p in saved_state else value.zero_()
+                    if not torch.is_tensor(value):
+                        continue
+                    if p in saved_state:  # a resumed run: the checkpoint's moments and step
+                        value.copy_(saved_state[p][key])
+                    else:  # a fresh run: AdamW's initial state is all zeros
+                        value.zero_()
 
     def _step(self) -> torch.Tensor:
         loss = self.objective(self.static)

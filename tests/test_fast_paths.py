@@ -297,3 +297,34 @@ def test_sdpa_mask_has_a_contiguous_key_axis():
     finally:
         tof.F.scaled_dot_product_attention = real
     assert strides and all(s == 1 for s in strides), strides
+
+
+@pytest.mark.parametrize("paths", [dict(), dict(attention="sdpa"),
+                                   dict(attention="sdpa", chunk_size=8, checkpoint_blocks=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()) or "reference")
+def test_compiled_forward_and_loss_have_no_graph_breaks(paths):
+    """--compile traces the forward and loss as one graph (dynamo's explain only
+    traces, so this is quick): no Python-side break splits the step."""
+    cfg = tof.config_from_preset("tiny")
+    model = tof.TinyOpenFold(cfg).configure(**paths)
+    objective = tof.TrainingObjective(model, cfg, None, "cpu")
+    ds = tof.SyntheticProteinDataset(2, cfg.max_seq_len, cfg.n_seqs, seed=0)
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(objective)(tof.collate_proteins([ds[0], ds[1]]))
+    assert explained.graph_break_count == 0, explained.break_reasons
+
+
+def test_optimizer_state_loads_across_implementations():
+    """A checkpoint's AdamW state loads into another implementation (here the
+    default into one with a tensor learning rate, as --cuda-graphs builds it) and
+    this run's options win: moments are taken, lr stays a tensor."""
+    model = tof.TinyOpenFold(tof.config_from_preset("tiny"))
+    plain = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(*inputs(dtype=torch.float32, cfg=model.config, n=32, s=8))["distances"].sum().backward()
+    plain.step()
+    other = torch.optim.AdamW(model.parameters(), lr=torch.tensor(5e-4))
+    tof.load_optimizer_state(other, plain.state_dict())
+    assert torch.is_tensor(other.param_groups[0]["lr"]) and float(other.param_groups[0]["lr"]) == pytest.approx(5e-4)
+    p = next(model.parameters())
+    assert torch.equal(other.state[p]["exp_avg"], plain.state[p]["exp_avg"])
+    assert float(other.state[p]["step"]) == 1.0
