@@ -114,7 +114,7 @@ def test_paths_really_differ_in_how_they_compute():
         assert calls == {"sdpa": 4 * CFG.n_evoformer_blocks, "checkpoint": 0}
         calls.update(sdpa=0)
         run(MODEL, ARGS, chunk_size=4)
-        # 9 chunked sub-modules per block (Alg. 7-15 less none: 4 attentions, 2 transitions,
+        # 9 chunked sub-modules per block (Alg. 7-15: 4 attentions, 2 transitions,
         # the OPM and 2 triangle multiplications), ceil(rows / 4) chunks each.
         assert calls["checkpoint"] > 9 * CFG.n_evoformer_blocks and calls["sdpa"] == 0
         calls.update(checkpoint=0)
