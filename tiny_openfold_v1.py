@@ -2669,13 +2669,22 @@ def run_benchmark(args, tc: TrainConfig) -> int:
     """--benchmark: one row per (preset, N, path); prints the table, writes benchmark.json."""
     device = select_device(tc.device)
     presets = [p for p in args.benchmark_presets.split(",") if p]
+    paths = [p for p in args.benchmark_paths.split(",") if p]
+    if not presets or not paths:
+        raise UsageError(f"--benchmark-{'presets' if not presets else 'paths'}: expected a comma-separated "
+                         f"list, e.g. {'small,medium' if not presets else 'reference,sdpa+compile+graphs'}")
     for name in presets:
         if name not in PRESETS:
             raise UsageError(f"--benchmark-presets: unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    paths = [p for p in args.benchmark_paths.split(",") if p]
     for path in paths:
         parse_benchmark_path(path)  # all errors before the first measurement
-    seq_lens = [_positive_int(n) for n in args.benchmark_seq_lens.split(",") if n] if args.benchmark_seq_lens else [None]
+    seq_lens: List[Optional[int]] = [None]
+    if args.benchmark_seq_lens:
+        seq_lens = [n for n in args.benchmark_seq_lens.split(",") if n]
+        if not seq_lens or not all(n.isdigit() and int(n) >= 4 for n in seq_lens):
+            raise UsageError(f"--benchmark-seq-lens: expected comma-separated residue counts >= 4, "
+                             f"e.g. 512,1024, got {args.benchmark_seq_lens!r}")
+        seq_lens = [int(n) for n in seq_lens]
     check_writable_dir(tc.profile_dir, "--profile-dir")
     precision = compute_precision(amp_settings(tc, device)[0], device)
     peak = peak_tflops(device, precision, tc.peak_tflops)

@@ -76,6 +76,16 @@ BAD_INPUT_CASES = [
     ("amp-dtype-unknown", ["--amp-dtype", "fp8"], "--amp-dtype"),
     ("peak-tflops-negative", ["--peak-tflops", "-1"], "--peak-tflops"),
     ("nvtx-with-torch-profiler", ["--emit-nvtx", "--enable-all-profiling"], "--emit-nvtx"),
+    ("attention-unknown", ["--attention", "flash"], "--attention"),
+    ("chunk-size-0", ["--chunk-size", "0"], "--chunk-size"),
+    ("cuda-graphs-on-cpu", ["--cuda-graphs"], "--cuda-graphs"),
+    ("cuda-graphs-with-grad-accum", ["--cuda-graphs", "--grad-accum-steps", "2"], "--cuda-graphs"),
+    ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
+    ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),
+    ("benchmark-presets-empty", ["--benchmark", "--benchmark-presets", ","], "--benchmark-presets"),
+    ("benchmark-path-unknown", ["--benchmark", "--benchmark-paths", "sdpa+flash"], "--benchmark-paths"),
+    ("benchmark-paths-empty", ["--benchmark", "--benchmark-paths", ""], "--benchmark-paths"),
+    ("benchmark-seq-lens-text", ["--benchmark", "--benchmark-seq-lens", "64,x"], "--benchmark-seq-lens"),
 ]
 
 
@@ -232,3 +242,23 @@ def test_bf16_autocast_run_on_cpu(tmp_path):
     summary = _load_summary(tmp_path)
     assert _finite(summary["performance_summary"]["final_loss"])
     assert summary["train_config"]["use_amp"] is True
+
+
+def test_benchmark_prints_a_table_and_writes_json(tmp_path):
+    """--benchmark on CPU: one row per path, the reference row is the speedup's base,
+    a GPU-only path is reported as skipped, and benchmark.json holds the same rows."""
+    r = run_script(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
+                    "--benchmark-paths", "reference,sdpa+chunk4,graphs", "--benchmark-seq-lens", "8",
+                    "--benchmark-steps", "2", "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2",
+                    "--profile-dir", tmp_path / "p"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads((tmp_path / "p" / "benchmark.json").read_text())["rows"]
+    assert [row["path"] for row in rows] == ["reference", "sdpa+chunk4", "graphs"]
+    ref, fast, graphs = rows
+    assert ref["status"] == fast["status"] == "ok" and ref["n_res"] == 8 and ref["batch_size"] == 2
+    assert ref["speedup_vs_reference"] == 1.0
+    assert fast["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / fast["ms_per_step"])
+    assert ref["samples_per_sec"] > 0 and math.isfinite(fast["final_loss"])
+    assert graphs["status"].startswith("skipped: --cuda-graphs")
+    table = [line for line in r.stdout.splitlines() if line.startswith("tiny ")]
+    assert len(table) == 3 and "n/a" in table[2] and table[0].split()[-2] == "1.00x"
