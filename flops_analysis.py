@@ -385,9 +385,9 @@ def autocast(device: torch.device, amp_dtype: Optional[torch.dtype]):
 
 
 def time_training_steps(model, batch, warmup: int, steps: int, amp_dtype, scaler, device) -> List[float]:
-    """Seconds of each timed step: the training step of tiny_openfold_v1.train()
-    (TrainingObjective's forward and loss under autocast, backward, gradient
-    clipping and AdamW through optimizer_update), so both time the same work.
+    """Seconds of each timed step: tiny_openfold_v1.train_step (TrainingObjective's
+    forward and loss under autocast, backward, gradient clipping, AdamW), the
+    work train() and --benchmark time too.
 
     The batch is reused, so data generation is not in the time; the device is
     synchronised before and after each step, so the wall clock sees the GPU.
@@ -399,10 +399,7 @@ def time_training_steps(model, batch, warmup: int, steps: int, amp_dtype, scaler
     for step in range(warmup + steps):
         tof.synchronize(device)
         t0 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = objective(batch)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
-        tof.optimizer_update(model, optimizer, scaler, grad_clip=1.0)
+        tof.train_step(objective, model, optimizer, scaler, 1.0, batch)
         tof.synchronize(device)
         if step >= warmup:
             times.append(time.perf_counter() - t0)

@@ -1432,6 +1432,18 @@ def optimizer_update(model: nn.Module, optimizer: torch.optim.Optimizer, scaler,
         optimizer.step()
 
 
+def train_step(objective: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, scaler,
+               grad_clip: float, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """One whole training step (no micro-batches, no phase timing): forward and loss,
+    backward, clipping, AdamW. Returns the loss on the device (no synchronisation).
+    train() runs the same work inline, split into the phases it times."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = objective(batch)
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    optimizer_update(model, optimizer, scaler, grad_clip)
+    return loss.detach()
+
+
 def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype) -> None:
     """Refuse combinations a fast path cannot run, naming the flags."""
     if tc.cuda_graphs:
@@ -2632,15 +2644,8 @@ def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     optimizer = make_optimizer(model, tc, device)
     objective = make_objective(model, cfg, tc, amp_dtype, device)
     batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
-
-    def eager_step(batch):
-        optimizer.zero_grad(set_to_none=True)
-        loss = objective(batch)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
-        optimizer_update(model, optimizer, scaler, tc.grad_clip)
-        return loss.detach()
-
-    step = CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs else eager_step
+    step = (CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs
+            else functools.partial(train_step, objective, model, optimizer, scaler, tc.grad_clip))
     for i in range(warmup):
         step(batches[i % 2])
     synchronize(device)

@@ -219,13 +219,7 @@ def _step_setup(device, paths, cfg, amp=False):
 
 
 def _eager_steps(tc, model, optimizer, objective, batches):
-    losses = []
-    for batch in batches:
-        optimizer.zero_grad(set_to_none=True)
-        loss = objective(batch)
-        loss.backward()
-        tof.optimizer_update(model, optimizer, None, tc.grad_clip)
-        losses.append(loss.item())
+    losses = [tof.train_step(objective, model, optimizer, None, tc.grad_clip, batch).item() for batch in batches]
     return losses, [p.detach().clone() for p in model.parameters()]
 
 
@@ -264,11 +258,7 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
             if step is not None:
                 losses.append(step(batch).item())
             else:
-                optimizer.zero_grad(set_to_none=True)
-                loss = objective(batch)
-                loss.backward()
-                tof.optimizer_update(model, optimizer, None, tc.grad_clip)
-                losses.append(loss.item())
+                losses.append(tof.train_step(objective, model, optimizer, None, tc.grad_clip, batch).item())
             if grads is None:
                 grads = [q.grad.detach().clone() for q in model.parameters()]
         results.append((losses, grads))
