@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers shared by run.sh, quick_scaling_test.sh and run_deepspeed_flops.sh.
 # Source it after setting PROG (the script's name, for messages) and, for
-# describe, UNIT ("gpu" or "cpu").
+# describe, UNIT ("gpu" or "cpu"); for shape_option, an array SHAPE_ARGS.
 
 die() {  # one line on stderr, exit 2
     echo "$PROG: error: $*" >&2
@@ -10,6 +10,14 @@ die() {  # one line on stderr, exit 2
 
 positive_int() {  # positive_int FLAG VALUE
     [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: expected a positive integer, got '$2'"
+}
+
+shape_option() {  # shape_option FLAG VALUE: check a model-shape flag, append it to the caller's SHAPE_ARGS
+    case "$1" in
+        --preset) [[ "$2" =~ ^(tiny|small|medium)$ ]] || die "--preset: expected tiny, small or medium, got '$2'" ;;
+        *) positive_int "$1" "$2" ;;
+    esac
+    SHAPE_ARGS+=("$1" "$2")
 }
 
 parse_counts() {  # parse_counts FLAG "1 2" EXAMPLE -> the sorted distinct counts, one a line

@@ -71,10 +71,7 @@ while [[ $# -gt 0 ]]; do
         --batch-per-gpu) positive_int "$opt" "$value"; BATCH_PER_GPU="$value" ;;
         --output-dir) [[ -n "$value" ]] || die "--output-dir: empty path"; OUTPUT_DIR="$value" ;;
         --cpu-procs) CPU_PROCS="$value"; parse_counts "$opt" "$value" "1 2" >/dev/null ;;
-        --preset) [[ "$value" =~ ^(tiny|small|medium)$ ]] ||
-                      die "--preset: expected tiny, small or medium, got '$value'"
-                  SHAPE_ARGS+=("$opt" "$value") ;;
-        --seq-len|--num-seqs|--num-blocks) positive_int "$opt" "$value"; SHAPE_ARGS+=("$opt" "$value") ;;
+        --preset|--seq-len|--num-seqs|--num-blocks) shape_option "$opt" "$value" ;;
     esac
 done
 

@@ -131,10 +131,7 @@ while [[ $# -gt 0 ]]; do
         --batch-per-gpu) positive_int "$opt" "$value"; BATCH_PER_GPU="$value" ;;
         --global-batch) positive_int "$opt" "$value"; GLOBAL_BATCH="$value" ;;
         --output-dir) [[ -n "$value" ]] || die "--output-dir: empty path"; OUTPUT_DIR="$value" ;;
-        --preset) [[ "$value" =~ ^(tiny|small|medium)$ ]] ||
-                      die "--preset: expected tiny, small or medium, got '$value'"
-                  SHAPE_ARGS+=("$opt" "$value") ;;
-        --seq-len|--num-seqs|--num-blocks) positive_int "$opt" "$value"; SHAPE_ARGS+=("$opt" "$value") ;;
+        --preset|--seq-len|--num-seqs|--num-blocks) shape_option "$opt" "$value" ;;
     esac
 done
 
