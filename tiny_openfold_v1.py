@@ -219,6 +219,28 @@ def mask_to_bias(mask: torch.Tensor) -> torch.Tensor:
     return (1.0 - mask) * MASK_LOGIT
 
 
+def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
+    """The outputs of several nn.Linear layers that read the same x.
+
+    fused=False: one matrix product per layer (the reference path).
+    fused=True (--fuse-projections): the weights are concatenated along their
+    output axis and applied as ONE matrix product, then split. Same function,
+    same parameters (a checkpoint loads on either path); one GEMM of width
+    sum(c_out) instead of several narrow ones, which on a GPU means fewer
+    launches and more arithmetic per byte of x read. The concatenation is
+    recomputed every call (a copy of the weights, tiny next to x), so autograd
+    hands each layer its own gradient slice.
+    """
+    if not fused:
+        return tuple(layer(x) for layer in layers)
+    weight = torch.cat([layer.weight for layer in layers])  # [sum c_out, c_in]
+    bias = None
+    if any(layer.bias is not None for layer in layers):
+        bias = torch.cat([layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
+                          for layer in layers])
+    return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
+
+
 def traced(forward):
     """Run forward inside a profiler range named self.profile_name (e.g.
     "Alg11_TriangleMultiplicationOutgoing"), so PyTorch-profiler traces and
@@ -300,6 +322,7 @@ class GatedAttention(nn.Module):
 
     attention = "reference"  # or "sdpa"
     chunk_size: Optional[int] = None  # rows (dim -3 of x) per chunk; None: all at once
+    fuse_projections = False  # q, k, v and gate as one GEMM (see project())
 
     def __init__(self, c_in: int, n_heads: int, c_hidden_total: int):
         super().__init__()
@@ -322,9 +345,8 @@ class GatedAttention(nn.Module):
         return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=tuple(biases))
 
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
-        q = self._heads(self.linear_q(x))  # [*, H, Q, c]
-        k = self._heads(self.linear_k(x))  # [*, H, K, c]
-        v = self._heads(self.linear_v(x))  # [*, H, K, c]
+        q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections)
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
         if self.attention == "sdpa":
             o = self._fused(q, k, v, biases, key_mask)
         else:
@@ -335,7 +357,7 @@ class GatedAttention(nn.Module):
             a = torch.softmax(logits, dim=-1).to(v.dtype)
             o = torch.einsum("...hqk,...hkc->...hqc", a, v)  # [*, H, Q, c]
         o = o.transpose(-2, -3).reshape(*x.shape[:-1], -1)  # [*, Q, H * c]
-        o = torch.sigmoid(self.linear_g(x)) * o
+        o = torch.sigmoid(g) * o
         return self.linear_o(o)
 
     @staticmethod
@@ -344,19 +366,33 @@ class GatedAttention(nn.Module):
 
         The additive mask is summed in float32, like the reference logits, then
         cast to the dtype of q (bf16 under autocast; the kernel accumulates the
-        softmax in float32). It is materialised only for the rows of this chunk.
+        softmax in float32). Where every row has its own key mask (the MSA
+        attentions) it is materialised for the rows of this chunk; where the key
+        mask is one stride-0 view over the rows (the triangle attentions, see
+        TriangleAttentionStartingNode) it is built once and broadcast.
         """
-        *lead, H, Q, c = q.shape
+        *lead, R, H, Q, c = q.shape  # R rows, each its own attention
+        K = k.shape[-2]
+        if biases and key_mask.stride(-2) == 0 and all(b.shape[-4] == 1 for b in biases):
+            # One mask for all R rows (the triangle attentions): put the rows first,
+            # [R, * x H, Q, c], so that a single [1, * x H, Q, K] mask broadcasts over
+            # them with stride 0. The mask is then never stored R times.
+            bias = mask_to_bias(at_least_fp32(key_mask[..., :1, :]))[..., None, None, :]  # [*, 1, 1, 1, K]
+            for b in biases:
+                bias = bias + at_least_fp32(b)  # -> [*, 1, H, Q, K]
+            bias = bias.to(q.dtype).reshape(1, -1, Q, K).expand(R, -1, Q, K)
+            o = F.scaled_dot_product_attention(*(t.movedim(-4, 0).reshape(R, -1, t.shape[-2], c) for t in (q, k, v)),
+                                               attn_mask=bias)
+            return o.view(R, *lead, H, Q, c).movedim(0, -4)
         # The fused kernels need the mask's key axis contiguous (stride 1); a transposed
         # key mask or a permuted bias would send SDPA to its slow, logit-storing math path.
-        bias = mask_to_bias(at_least_fp32(key_mask).contiguous())[..., None, None, :]  # [*, 1, 1, K]
+        bias = mask_to_bias(at_least_fp32(key_mask).contiguous())[..., None, None, :]  # [*, R, 1, 1, K]
         for b in biases:
-            bias = bias + at_least_fp32(b).contiguous()  # -> [*, H, Q, K], key axis contiguous
-        bias = bias.to(q.dtype).expand(*lead, bias.shape[-3], Q, bias.shape[-1])
-        o = F.scaled_dot_product_attention(q.reshape(-1, H, Q, c), k.reshape(-1, H, k.shape[-2], c),
-                                           v.reshape(-1, H, v.shape[-2], c),
+            bias = bias + at_least_fp32(b).contiguous()  # -> [*, R, H, Q, K], key axis contiguous
+        bias = bias.to(q.dtype).expand(*lead, R, bias.shape[-3], Q, K)
+        o = F.scaled_dot_product_attention(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
                                            attn_mask=bias.reshape(-1, *bias.shape[-3:]))
-        return o.view(*lead, H, Q, c)
+        return o.view(*lead, R, H, Q, c)
 
 
 class Transition(nn.Module):
@@ -459,6 +495,7 @@ class OuterProductMean(nn.Module):
     profile_name = "Alg10_OuterProductMean"
 
     chunk_size: Optional[int] = None  # residues i per chunk of the [*, i, j, c, c] outer products
+    fuse_projections = False  # a and b as one GEMM (see project())
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -474,8 +511,8 @@ class OuterProductMean(nn.Module):
         """m [*, N_seq, N_res, c_m], msa_mask [*, N_seq, N_res] -> [*, N_res, N_res, c_z]."""
         m = self.layer_norm(m)
         mask = msa_mask.unsqueeze(-1).to(m.dtype)  # [*, N_seq, N_res, 1]
-        a = self.linear_a(m) * mask  # [*, N_seq, N_res, c]
-        b = self.linear_b(m) * mask  # [*, N_seq, N_res, c]
+        a, b = project(m, (self.linear_a, self.linear_b), self.fuse_projections)
+        a, b = a * mask, b * mask  # [*, N_seq, N_res, c] each
         return chunked(self._mean, self.chunk_size, [(a, -2), (msa_mask, -1)], shared=(b, msa_mask))
 
     def _mean(self, a, mask_i, b, mask_j) -> torch.Tensor:
@@ -506,6 +543,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
 
     outgoing = True
     chunk_size: Optional[int] = None  # output rows i per chunk
+    fuse_projections = False  # the five projections of z as one GEMM (see project())
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -524,18 +562,20 @@ class TriangleMultiplicationOutgoing(nn.Module):
         """z [*, N_res, N_res, c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm_in(z)
         mask = pair_mask.unsqueeze(-1).to(z.dtype)
-        a = torch.sigmoid(self.linear_a_g(z)) * self.linear_a_p(z) * mask  # [*, N_res, N_res, c]
-        b = torch.sigmoid(self.linear_b_g(z)) * self.linear_b_p(z) * mask  # [*, N_res, N_res, c]
+        a_g, a_p, b_g, b_p, g = project(z, (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p,
+                                            self.linear_g), self.fuse_projections)
+        a = torch.sigmoid(a_g) * a_p * mask  # [*, N_res, N_res, c]
+        b = torch.sigmoid(b_g) * b_p * mask  # [*, N_res, N_res, c]
         # Output row i needs row i of a (outgoing: a_ik) or its column (incoming: a_ki), and all of b.
-        return chunked(self._combine, self.chunk_size, [(a, -3 if self.outgoing else -2), (z, -3)], shared=(b,))
+        return chunked(self._combine, self.chunk_size, [(a, -3 if self.outgoing else -2), (g, -3)], shared=(b,))
 
-    def _combine(self, a: torch.Tensor, z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def _combine(self, a: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Rows i of a and of the gate logits g [*, i, N_res, c_z] -> rows i of the update."""
         if self.outgoing:
             x = torch.einsum("...ikc,...jkc->...ijc", a, b)  # Alg. 11 line 4
         else:
             x = torch.einsum("...kic,...kjc->...ijc", a, b)  # Alg. 12 line 4
-        g = torch.sigmoid(self.linear_g(z))
-        return g * self.linear_z(self.layer_norm_out(x))
+        return torch.sigmoid(g) * self.linear_z(self.layer_norm_out(x))
 
 
 class TriangleMultiplicationIncoming(TriangleMultiplicationOutgoing):
@@ -579,7 +619,15 @@ class TriangleAttentionStartingNode(nn.Module):
         b = self.linear_b(z)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        return self.attention(z, [b], pair_mask)
+        key_mask = pair_mask
+        if self.attention.attention == "sdpa":
+            # pair_mask[i, k] = r_i r_k. For every real row i that is r_k, the same for all
+            # rows, so the sdpa path passes r_k as a stride-0 view over the rows and SDPA can
+            # broadcast one [H, j, k] mask over them instead of storing N_res of them (N^3).
+            # Rows of padding residues (r_i = 0) then attend over the real keys, where the
+            # reference gives them none; they are padding, and no real output reads them.
+            key_mask = pair_mask.amax(dim=-2, keepdim=True).expand_as(pair_mask)
+        return self.attention(z, [b], key_mask)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):
@@ -737,12 +785,15 @@ class TinyOpenFold(nn.Module):
         self.distance_head = DistanceHead(config)
 
     def configure(self, attention: str = "reference", chunk_size: Optional[int] = None,
-                  checkpoint_blocks: bool = False) -> "TinyOpenFold":
+                  checkpoint_blocks: bool = False, fuse_projections: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
         all four attentions (Alg. 7, 8, 13, 14). chunk_size: rows per chunk of the
         attentions, transitions, outer-product mean and triangle multiplications
         (see chunked()). checkpoint_blocks: keep only each block's inputs for
-        backward and recompute the block (torch.utils.checkpoint)."""
+        backward and recompute the block (torch.utils.checkpoint).
+        fuse_projections: projections that read the same input (q/k/v/gate of each
+        attention, the five of each triangle multiplication, a/b of the OPM) as
+        one matrix product each (see project())."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
@@ -753,6 +804,8 @@ class TinyOpenFold(nn.Module):
                 module.chunk_size = chunk_size
             if isinstance(module, GatedAttention):
                 module.attention = attention
+            if isinstance(module, (GatedAttention, OuterProductMean, TriangleMultiplicationOutgoing)):
+                module.fuse_projections = bool(fuse_projections)
         return self
 
     def forward(self, msa_tokens, pair_features, msa_mask=None, residue_mask=None):
@@ -1319,8 +1372,14 @@ class TrainConfig:
     attention: str = "reference"  # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14
     chunk_size: Optional[int] = None  # rows per chunk of attentions, transitions, OPM, triangle mult.
     checkpoint_blocks: bool = False  # recompute each Evoformer block in backward
+    fuse_projections: bool = False  # projections of one input as one GEMM (q/k/v/gate, triangle mult., OPM)
     compile: bool = False  # torch.compile the forward + loss (and so its backward)
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
+
+    def model_paths(self) -> dict:
+        """The keyword arguments of TinyOpenFold.configure for this run's paths."""
+        return dict(attention=self.attention, chunk_size=self.chunk_size, checkpoint_blocks=self.checkpoint_blocks,
+                    fuse_projections=self.fuse_projections)
 
     @property
     def fast_loop(self) -> bool:
@@ -2207,7 +2266,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     check_fast_paths(tc, device, par.mode, amp_dtype)
     torch.manual_seed(tc.seed)
     model = TinyOpenFold(cfg).to(device)
-    model.configure(tc.attention, tc.chunk_size, tc.checkpoint_blocks)
+    model.configure(**tc.model_paths())
     optimizer = make_optimizer(model, tc, device)
     start_step = 0
     if ckpt is not None:
@@ -2602,17 +2661,19 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 # =============================================================================
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
-BENCHMARK_PARTS = "reference, sdpa, compile, graphs, ckpt, chunk<N>"
+BENCHMARK_PARTS = "reference, sdpa, fused, compile, graphs, ckpt, chunk<N>"
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
-    fields = dict(attention="reference", compile=False, cuda_graphs=False, checkpoint_blocks=False, chunk_size=None)
+    fields = dict(attention="reference", compile=False, cuda_graphs=False, checkpoint_blocks=False, chunk_size=None,
+                  fuse_projections=False)
+    switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections"}
     for part in text.split("+"):
         if part == "sdpa":
             fields["attention"] = "sdpa"
-        elif part in ("compile", "graphs", "ckpt"):
-            fields[{"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks"}[part]] = True
+        elif part in switches:
+            fields[switches[part]] = True
         elif part.startswith("chunk") and part[5:].isdigit() and int(part[5:]) > 0:
             fields["chunk_size"] = int(part[5:])
         elif part != "reference":
@@ -2640,7 +2701,7 @@ def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     amp_dtype, scaler = amp_settings(tc, device)
     check_fast_paths(tc, device, "none", amp_dtype)
     torch.manual_seed(tc.seed)
-    model = TinyOpenFold(cfg).to(device).configure(tc.attention, tc.chunk_size, tc.checkpoint_blocks)
+    model = TinyOpenFold(cfg).to(device).configure(**tc.model_paths())
     optimizer = make_optimizer(model, tc, device)
     objective = make_objective(model, cfg, tc, amp_dtype, device)
     batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
@@ -2908,6 +2969,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="capture the whole training step once as a CUDA graph and replay it (one GPU, bf16 or fp32)")
     g.add_argument("--checkpoint-blocks", action="store_true",
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
+    g.add_argument("--fuse-projections", action="store_true",
+                   help="projections that read the same input as one matrix product each (q/k/v/gate of every "
+                        "attention, the five of each triangle multiplication, a/b of the outer-product mean)")
     g.add_argument("--chunk-size", type=_positive_int,
                    help="compute attentions, transitions, outer-product mean and triangle multiplications "
                         "this many rows at a time, each chunk recomputed in backward (long proteins)")
@@ -2971,7 +3035,7 @@ def configs_from_args(args) -> tuple:
         profile_steps=args.profile_steps, peak_tflops=args.peak_tflops,
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
-        compile=args.compile, cuda_graphs=args.cuda_graphs)
+        fuse_projections=args.fuse_projections, compile=args.compile, cuda_graphs=args.cuda_graphs)
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):
         raise UsageError(f"--no-data-parallel contradicts --parallel {args.parallel}; use one of them")
     if tc.emit_nvtx and tc.pytorch_profiler:

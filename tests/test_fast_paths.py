@@ -89,6 +89,8 @@ REFERENCE = run(MODEL, ARGS)
     dict(chunk_size=1),
     dict(checkpoint_blocks=True),
     dict(attention="sdpa", chunk_size=3, checkpoint_blocks=True),
+    dict(fuse_projections=True),
+    dict(attention="sdpa", fuse_projections=True, chunk_size=3, checkpoint_blocks=True),
 ], ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_fast_path_computes_the_reference_function(paths):
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
@@ -122,6 +124,51 @@ def test_paths_really_differ_in_how_they_compute():
         assert calls["checkpoint"] == CFG.n_evoformer_blocks
     finally:
         tof.F.scaled_dot_product_attention, tof.checkpoint = real_sdpa, real_ckpt
+
+
+def test_fused_projections_make_fewer_matrix_products():
+    """--fuse-projections: per block, each attention's q/k/v/gate (4 -> 1), each
+    triangle multiplication's five projections (5 -> 1) and the OPM's a/b (2 -> 1)
+    become one F.linear each: 4 x 3 + 2 x 4 + 1 = 21 fewer calls."""
+    calls = [0]
+    real = tof.F.linear
+
+    def spy(*a, **k):
+        calls[0] += 1
+        return real(*a, **k)
+
+    counts = []
+    tof.F.linear = spy
+    try:
+        for fused in (False, True):
+            calls[0] = 0
+            run(MODEL, ARGS, fuse_projections=fused)
+            counts.append(calls[0])
+    finally:
+        tof.F.linear = real
+    assert counts[0] - counts[1] == 21 * CFG.n_evoformer_blocks, counts
+
+
+def test_triangle_attention_mask_is_broadcast_not_stored_per_row():
+    """The sdpa path hands the triangle attentions one [*, H, Q, K] mask viewed
+    with stride 0 over the N_res rows (not N_res copies: that would be N^3 H
+    numbers, as many as the logits it avoids); the MSA row attention, whose key
+    mask differs per row, gets one mask per row."""
+    row_strides = []
+    real = tof.F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kwargs):
+        row_strides.append(attn_mask.stride(0))
+        return real(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    tof.F.scaled_dot_product_attention = spy
+    try:
+        run(MODEL, ARGS, attention="sdpa")
+    finally:
+        tof.F.scaled_dot_product_attention = real
+    # Per block: row attention, column attention, triangle starting, triangle ending.
+    per_block = [row_strides[i:i + 4] for i in range(0, len(row_strides), 4)]
+    assert all(s[0] > 0 and s[2] == 0 and s[3] == 0 for s in per_block), per_block
 
 
 def test_checkpointed_blocks_replay_the_same_dropout():
@@ -179,7 +226,8 @@ BF16_OUT_TOL, BF16_GRAD_TOL = 0.02, 0.05
 
 @gpu
 @pytest.mark.parametrize("paths", [dict(attention="sdpa"), dict(attention="sdpa", chunk_size=16),
-                                   dict(attention="sdpa", checkpoint_blocks=True)],
+                                   dict(attention="sdpa", checkpoint_blocks=True),
+                                   dict(attention="sdpa", fuse_projections=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_bf16_fast_path_tracks_the_reference(paths):
     cfg = tof.config_from_preset("small")
@@ -205,7 +253,7 @@ def _step_setup(device, paths, cfg, amp=False):
     tc = tof.TrainConfig(batch_size=2, use_amp=amp, **paths)
     amp_dtype, _ = tof.amp_settings(tc, torch.device(device))
     torch.manual_seed(0)
-    model = tof.TinyOpenFold(cfg).to(device).configure(tc.attention, tc.chunk_size, tc.checkpoint_blocks)
+    model = tof.TinyOpenFold(cfg).to(device).configure(**tc.model_paths())
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))  # leave AF2's zero-initialised layers: all of them learn
@@ -238,7 +286,8 @@ def test_compile_on_cpu_trains_like_eager():
 
 @gpu
 @pytest.mark.parametrize("paths", [dict(compile=True), dict(cuda_graphs=True),
-                                   dict(attention="sdpa", compile=True, cuda_graphs=True)],
+                                   dict(attention="sdpa", compile=True, cuda_graphs=True),
+                                   dict(attention="sdpa", fuse_projections=True, compile=True, cuda_graphs=True)],
                          ids=lambda p: "+".join(p))
 def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     """fp32, the same optimizer settings (fused, capturable): the first step's loss
@@ -290,7 +339,8 @@ def test_sdpa_mask_has_a_contiguous_key_axis():
 
 
 @pytest.mark.parametrize("paths", [dict(), dict(attention="sdpa"),
-                                   dict(attention="sdpa", chunk_size=8, checkpoint_blocks=True)],
+                                   dict(attention="sdpa", chunk_size=8, checkpoint_blocks=True),
+                                   dict(attention="sdpa", fuse_projections=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()) or "reference")
 def test_compiled_forward_and_loss_have_no_graph_breaks(paths):
     """--compile traces the forward and loss as one graph (dynamo's explain only

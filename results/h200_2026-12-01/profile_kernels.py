@@ -1,0 +1,68 @@
+"""Where a benchmark path's GPU time goes: kernels per step, grouped by kind.
+
+    PYTHONPATH=. python results/h200_2026-12-01/profile_kernels.py PRESET N PATH STEPS
+
+Builds the model and step exactly as --benchmark does (same batches, same
+TrainConfig fields), runs two untimed steps, then profiles STEPS steps with
+torch.profiler and prints: GPU kernel time and kernel count per step, the
+same by kernel kind (GEMM, split-K reduction, attention, Triton, ...), and the
+top kernels.
+"""
+import collections, dataclasses, functools, re, sys
+import torch
+from torch.profiler import profile, ProfilerActivity
+import tiny_openfold_v1 as t
+
+KINDS = [("gemm", r"nvjet|gemm|sm90_xmma|cutlass.*(?<!fmha)kernel|cublas|Kernel2"),
+         ("splitK-reduce", r"splitKreduce|reduce_1Block|splitK"),
+         ("attention", r"fmha|attention|flash|efficient"),
+         ("triton", r"^triton_"),
+         ("optimizer", r"multi_tensor|adam|Adam"),
+         ("aten-elementwise", r"elementwise|vectorized|unrolled"),
+         ("aten-reduce", r"reduce_kernel|Reduce"),
+         ("copy/cat", r"copy|cat|Memcpy|Memset")]
+
+def kind(name):
+    for k, pat in KINDS:
+        if re.search(pat, name):
+            return k
+    return "other"
+
+preset, n, path, steps = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+cfg = t.config_from_preset(preset, max_seq_len=n)
+tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=t.PRESETS[preset]["batch_size"],
+                         **t.parse_benchmark_path(path))
+dev = torch.device("cuda")
+amp, scaler = t.amp_settings(tc, dev)
+torch.manual_seed(0)
+model = t.TinyOpenFold(cfg).to(dev)
+model.configure(**tc.model_paths())
+opt = t.make_optimizer(model, tc, dev)
+obj = t.make_objective(model, cfg, tc, amp, dev)
+batch = t.benchmark_batch(cfg, tc.batch_size, dev, 0)
+step = (t.CudaGraphStep(obj, model, opt, tc.grad_clip, batch) if tc.cuda_graphs
+        else functools.partial(t.train_step, obj, model, opt, scaler, tc.grad_clip))
+for _ in range(3):
+    step(batch)
+torch.cuda.synchronize()
+with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    for _ in range(steps):
+        step(batch)
+    torch.cuda.synchronize()
+per_kind = collections.defaultdict(lambda: [0, 0.0])
+per_name = collections.defaultdict(lambda: [0, 0.0])
+for e in prof.events():
+    if e.device_type == torch.autograd.DeviceType.CUDA and e.device_time_total > 0:
+        k = per_kind[kind(e.name)]
+        k[0] += 1; k[1] += e.device_time_total
+        m = per_name[e.name]
+        m[0] += 1; m[1] += e.device_time_total
+total = sum(v[1] for v in per_kind.values()) / steps / 1e3
+count = sum(v[0] for v in per_kind.values()) / steps
+print(f"== {preset} N={n} {path}: {total:.2f} ms of GPU kernels per step, {count:.0f} kernels per step")
+print(f"{'kind':<18} {'kernels/step':>12} {'ms/step':>9} {'share':>6} {'us/kernel':>9}")
+for k, (c, us) in sorted(per_kind.items(), key=lambda kv: -kv[1][1]):
+    print(f"{k:<18} {c / steps:>12.0f} {us / steps / 1e3:>9.3f} {100 * us / steps / 1e3 / total:>5.1f}% {us / c:>9.1f}")
+print("top kernels:")
+for name, (c, us) in sorted(per_name.items(), key=lambda kv: -kv[1][1])[:12]:
+    print(f"  {c / steps:>6.0f}/step {us / steps / 1e3:>7.3f} ms  {us / c:>7.1f} us  {name[:110]}")
