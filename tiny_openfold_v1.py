@@ -366,24 +366,14 @@ class GatedAttention(nn.Module):
 
         The additive mask is summed in float32, like the reference logits, then
         cast to the dtype of q (bf16 under autocast; the kernel accumulates the
-        softmax in float32). Where every row has its own key mask (the MSA
-        attentions) it is materialised for the rows of this chunk; where the key
-        mask is one stride-0 view over the rows (the triangle attentions, see
-        TriangleAttentionStartingNode) it is built once and broadcast.
+        softmax in float32). It is materialised for the rows of this chunk:
+        [rows, H, Q, K], as many numbers as the logits of the triangle attentions.
+        (A single mask broadcast over the rows with stride 0 would avoid that, but
+        on the H200 eager SDPA then took its math path for the triangle
+        attentions, which stores float32 logits; see the README's Performance.)
         """
         *lead, R, H, Q, c = q.shape  # R rows, each its own attention
         K = k.shape[-2]
-        if biases and key_mask.stride(-2) == 0 and all(b.shape[-4] == 1 for b in biases):
-            # One mask for all R rows (the triangle attentions): put the rows first,
-            # [R, * x H, Q, c], so that a single [1, * x H, Q, K] mask broadcasts over
-            # them with stride 0. The mask is then never stored R times.
-            bias = mask_to_bias(at_least_fp32(key_mask[..., :1, :]))[..., None, None, :]  # [*, 1, 1, 1, K]
-            for b in biases:
-                bias = bias + at_least_fp32(b)  # -> [*, 1, H, Q, K]
-            bias = bias.to(q.dtype).reshape(1, -1, Q, K).expand(R, -1, Q, K)
-            o = F.scaled_dot_product_attention(*(t.movedim(-4, 0).reshape(R, -1, t.shape[-2], c) for t in (q, k, v)),
-                                               attn_mask=bias)
-            return o.view(R, *lead, H, Q, c).movedim(0, -4)
         # The fused kernels need the mask's key axis contiguous (stride 1); a transposed
         # key mask or a permuted bias would send SDPA to its slow, logit-storing math path.
         bias = mask_to_bias(at_least_fp32(key_mask).contiguous())[..., None, None, :]  # [*, R, 1, 1, K]
@@ -619,15 +609,7 @@ class TriangleAttentionStartingNode(nn.Module):
         b = self.linear_b(z)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        key_mask = pair_mask
-        if self.attention.attention == "sdpa":
-            # pair_mask[i, k] = r_i r_k. For every real row i that is r_k, the same for all
-            # rows, so the sdpa path passes r_k as a stride-0 view over the rows and SDPA can
-            # broadcast one [H, j, k] mask over them instead of storing N_res of them (N^3).
-            # Rows of padding residues (r_i = 0) then attend over the real keys, where the
-            # reference gives them none; they are padding, and no real output reads them.
-            key_mask = pair_mask.amax(dim=-2, keepdim=True).expand_as(pair_mask)
-        return self.attention(z, [b], key_mask)
+        return self.attention(z, [b], pair_mask)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):
@@ -2731,6 +2713,14 @@ def _cell(value: Optional[float], width: int, spec: str, unit: str = "") -> str:
     return (f"{value:{spec}}{unit}" if value is not None else "n/a").rjust(width)
 
 
+def write_benchmark_json(tc: TrainConfig, precision: str, peak, args, device, rows) -> None:
+    """benchmark.json with the rows measured so far (rewritten after every row, atomically)."""
+    result = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "precision": precision,
+              "peak_tflops": peak, "steps": args.benchmark_steps, "warmup_steps": max(1, tc.warmup_steps),
+              "system_info": system_info(device), "rows": rows}
+    atomic_save(result, os.path.join(tc.profile_dir, "benchmark.json"))
+
+
 def run_benchmark(args, tc: TrainConfig) -> int:
     """--benchmark: one row per (preset, N, path); prints the table, writes benchmark.json."""
     device = select_device(tc.device)
@@ -2794,17 +2784,13 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                         reference_ms = row["ms_per_step"]
                     row["speedup_vs_reference"] = reference_ms / row["ms_per_step"] if reference_ms else None
                 rows.append(row)
+                write_benchmark_json(tc, precision, peak, args, device, rows)  # survives a later kill
                 print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<24} "
                       f"{_cell(row.get('ms_per_step'), 9, '.2f')} {_cell(row.get('samples_per_sec'), 10, '.1f')} "
                       f"{_cell(row.get('achieved_tflops'), 8, '.2f')} "
                       f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} {peak_mb:>9.0f} "
                       f"{_cell(row.get('speedup_vs_reference'), 8, '.2f', 'x')}  {row['status']}", flush=True)
-    result = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "precision": precision,
-              "peak_tflops": peak, "steps": args.benchmark_steps, "warmup_steps": max(1, tc.warmup_steps),
-              "system_info": system_info(device), "rows": rows}
-    path = os.path.join(tc.profile_dir, "benchmark.json")
-    atomic_save(result, path)
-    print(f"Benchmark written to {path}")
+    print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')}")
     return 0 if any(r["status"] == "ok" for r in rows) else 1
 
 

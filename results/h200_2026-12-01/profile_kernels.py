@@ -1,9 +1,9 @@
 """Where a benchmark path's GPU time goes: kernels per step, grouped by kind.
 
-    PYTHONPATH=. python results/h200_2026-12-01/profile_kernels.py PRESET N PATH STEPS
+    PYTHONPATH=. python results/h200_2026-12-01/profile_kernels.py PRESET N PATH STEPS [WARMUP]
 
 Builds the model and step exactly as --benchmark does (same batches, same
-TrainConfig fields), runs two untimed steps, then profiles STEPS steps with
+TrainConfig fields), runs WARMUP (default 3) untimed steps, then profiles STEPS steps with
 torch.profiler and prints: GPU kernel time and kernel count per step, the
 same by kernel kind (GEMM, split-K reduction, attention, Triton, ...), and the
 top kernels.
@@ -29,6 +29,7 @@ def kind(name):
     return "other"
 
 preset, n, path, steps = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 cfg = t.config_from_preset(preset, max_seq_len=n)
 tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=t.PRESETS[preset]["batch_size"],
                          **t.parse_benchmark_path(path))
@@ -42,7 +43,7 @@ obj = t.make_objective(model, cfg, tc, amp, dev)
 batch = t.benchmark_batch(cfg, tc.batch_size, dev, 0)
 step = (t.CudaGraphStep(obj, model, opt, tc.grad_clip, batch) if tc.cuda_graphs
         else functools.partial(t.train_step, obj, model, opt, scaler, tc.grad_clip))
-for _ in range(3):
+for _ in range(warmup):
     step(batch)
 torch.cuda.synchronize()
 with profile(activities=[ProfilerActivity.CUDA]) as prof:
