@@ -232,6 +232,17 @@ def test_all_profiling_flag_run(tmp_path):
     assert _load_summary(tmp_path)["performance_summary"]["total_samples"] == 6
 
 
+def test_fused_projection_run_on_cpu(tmp_path):
+    """--fuse-projections with --attention sdpa trains from the command line and is recorded."""
+    r = run_script(["--preset", "tiny", "--seq-len", "12", "--num-seqs", "3", "--batch-size", "2", "--num-steps", "3",
+                    "--eval-samples", "2", "--warmup-steps", "1", "--attention", "sdpa", "--fuse-projections",
+                    "--device", "cpu", *dirs(tmp_path)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    summary = _load_summary(tmp_path)
+    assert summary["train_config"]["fuse_projections"] is True
+    assert _finite(summary["performance_summary"]["final_loss"])
+
+
 def test_bf16_autocast_run_on_cpu(tmp_path):
     """--use-amp takes bf16 autocast on CPU too; the loss stays float32 and finite."""
     r = run_script(["--preset", "tiny", "--seq-len", "12", "--num-seqs", "3", "--batch-size", "2", "--num-steps", "3",
@@ -248,12 +259,12 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     """--benchmark on CPU: one row per path, the reference row is the speedup's base,
     a GPU-only path is reported as skipped, and benchmark.json holds the same rows."""
     r = run_script(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
-                    "--benchmark-paths", "reference,sdpa+chunk4,graphs", "--benchmark-seq-lens", "8",
+                    "--benchmark-paths", "reference,sdpa+fused+chunk4,graphs", "--benchmark-seq-lens", "8",
                     "--benchmark-steps", "2", "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2",
                     "--profile-dir", tmp_path / "p"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads((tmp_path / "p" / "benchmark.json").read_text())["rows"]
-    assert [row["path"] for row in rows] == ["reference", "sdpa+chunk4", "graphs"]
+    assert [row["path"] for row in rows] == ["reference", "sdpa+fused+chunk4", "graphs"]
     ref, fast, graphs = rows
     assert ref["status"] == fast["status"] == "ok" and ref["n_res"] == 8 and ref["batch_size"] == 2
     assert ref["speedup_vs_reference"] == 1.0
