@@ -21,6 +21,8 @@ import torch
 import tiny_openfold_v1 as tof
 
 torch.set_num_threads(1)
+# --fuse-projections acts on GPUs only; compare its code on the CPU too.
+tof.FUSE_PROJECTIONS_ON_CPU = True
 
 B, S, N = 2, 5, 13  # N = 13: prime, so no chunk size below divides it
 CFG = tof.TinyOpenFoldConfig(msa_dim=12, pair_dim=16, n_heads_msa=3, n_heads_pair=2, msa_intermediate_dim=20,
@@ -147,6 +149,25 @@ def test_fused_projections_make_fewer_matrix_products():
     finally:
         tof.F.linear = real
     assert counts[0] - counts[1] == 21 * CFG.n_evoformer_blocks, counts
+
+
+def test_fused_projections_change_nothing_on_cpu_by_default(monkeypatch):
+    """On a CPU the separate products measured faster, so the flag is inert there."""
+    monkeypatch.setattr(tof, "FUSE_PROJECTIONS_ON_CPU", False)
+    calls = [0]
+    real = tof.F.linear
+
+    def spy(*a, **k):
+        calls[0] += 1
+        return real(*a, **k)
+
+    counts = []
+    monkeypatch.setattr(tof.F, "linear", spy)
+    for fused in (False, True):
+        calls[0] = 0
+        run(MODEL, ARGS, fuse_projections=fused)
+        counts.append(calls[0])
+    assert counts[0] == counts[1]
 
 
 def test_checkpointed_blocks_replay_the_same_dropout():
