@@ -27,12 +27,12 @@ Launch lines (copy and paste):
     python tiny_openfold_v1.py --enable-all-profiling --num-steps 30
 
     # The fast paths (same function; README "Performance"), and their benchmark
-    python tiny_openfold_v1.py --use-amp --attention sdpa --compile --cuda-graphs
+    python tiny_openfold_v1.py --use-amp --attention sdpa --fuse-projections --compile --cuda-graphs
     python tiny_openfold_v1.py --benchmark --use-amp
 
     # Long proteins (N = 1,024): fused attention, block checkpointing and chunking
     python tiny_openfold_v1.py --benchmark --use-amp --benchmark-presets long \
-        --benchmark-seq-lens 1024 --benchmark-paths sdpa+ckpt+chunk64
+        --benchmark-seq-lens 1024 --benchmark-paths sdpa+fused+ckpt+chunk128
 
     # Check the environment
     python tiny_openfold_v1.py --validate-setup
