@@ -186,6 +186,7 @@ def config_from_preset(name: str, **overrides) -> TinyOpenFoldConfig:
 # masked then gets a uniform softmax instead of NaN (Suppl. 1.11.8 uses 1e9).
 MASK_LOGIT = -1e9
 ATTENTION_IMPLEMENTATIONS = ("reference", "sdpa")
+COMPILE_SCOPES = ("step", "block")  # --compile-scope (see make_objective)
 
 
 def linear(c_in: int, c_out: int, bias: bool = True, init: str = "default") -> nn.Linear:
@@ -220,7 +221,7 @@ def mask_to_bias(mask: torch.Tensor) -> torch.Tensor:
 
 
 # --fuse-projections acts on GPUs only. On a 2-core CPU the separate products were
-# faster (0.86x fused at the small size; results/cpu_2026-12-01_fused), so there the
+# faster (0.86x fused at the small size; results/cpu_2026-12-01), so there the
 # flag changes nothing. The tests set this to True to compare the fused code on CPU.
 FUSE_PROJECTIONS_ON_CPU = False
 
@@ -1362,6 +1363,7 @@ class TrainConfig:
     checkpoint_blocks: bool = False  # recompute each Evoformer block in backward
     fuse_projections: bool = False  # projections of one input as one GEMM (q/k/v/gate, triangle mult., OPM)
     compile: bool = False  # torch.compile the forward + loss (and so its backward)
+    compile_scope: str = "step"  # "step": forward + loss as one graph; "block": one graph shared by the blocks
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
 
     def model_paths(self) -> dict:
@@ -1426,9 +1428,18 @@ class TrainingObjective(nn.Module):
 
 
 def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device) -> nn.Module:
+    """Forward + loss; under --compile, compiled as a whole (--compile-scope step) or
+    block by block (--compile-scope block). Fixed shapes either way: batches are
+    padded to --seq-len, so one graph serves every step and nothing recompiles."""
     objective = TrainingObjective(model, cfg, amp_dtype, device.type)
-    if tc.compile:
-        # Fixed shapes (batches are padded to --seq-len): one graph, no recompiles.
+    if tc.compile and tc.compile_scope == "block":
+        # Regional compilation: every Evoformer block runs the same code, and dynamo
+        # treats the parameters as graph inputs, so all blocks share ONE compiled graph
+        # and compile time no longer grows with the block count. Embedder, head and
+        # loss stay eager. (getattr: the model may be wrapped in DDP.)
+        for block in getattr(model, "module", model).evoformer:
+            block.compile(dynamic=False)
+    elif tc.compile:
         objective = torch.compile(objective, dynamic=False)
     return objective
 
@@ -2649,17 +2660,19 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 # =============================================================================
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
-BENCHMARK_PARTS = "reference, sdpa, fused, compile, graphs, ckpt, chunk<N>"
+BENCHMARK_PARTS = "reference, sdpa, fused, compile, compile-block, graphs, ckpt, chunk<N>"
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
-    fields = dict(attention="reference", compile=False, cuda_graphs=False, checkpoint_blocks=False, chunk_size=None,
-                  fuse_projections=False)
+    fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
+                  checkpoint_blocks=False, chunk_size=None, fuse_projections=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections"}
     for part in text.split("+"):
         if part == "sdpa":
             fields["attention"] = "sdpa"
+        elif part == "compile-block":
+            fields.update(compile=True, compile_scope="block")
         elif part in switches:
             fields[switches[part]] = True
         elif part.startswith("chunk") and part[5:].isdigit() and int(part[5:]) > 0:
@@ -2957,6 +2970,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "with the pair/triangle bias and key mask as one additive mask (no stored logits)")
     g.add_argument("--compile", action="store_true",
                    help="torch.compile the forward + loss (and so the backward); fused AdamW on GPU")
+    g.add_argument("--compile-scope", choices=COMPILE_SCOPES, default="step",
+                   help="step: compile forward + loss as one graph; block: compile one Evoformer block and reuse it "
+                        "for all (compile time independent of the block count; embedder, head and loss eager)")
     g.add_argument("--cuda-graphs", action="store_true",
                    help="capture the whole training step once as a CUDA graph and replay it (one GPU, bf16 or fp32)")
     g.add_argument("--checkpoint-blocks", action="store_true",
@@ -3028,7 +3044,10 @@ def configs_from_args(args) -> tuple:
         profile_steps=args.profile_steps, peak_tflops=args.peak_tflops,
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
-        fuse_projections=args.fuse_projections, compile=args.compile, cuda_graphs=args.cuda_graphs)
+        fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
+        cuda_graphs=args.cuda_graphs)
+    if tc.compile_scope != "step" and not tc.compile:
+        raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):
         raise UsageError(f"--no-data-parallel contradicts --parallel {args.parallel}; use one of them")
     if tc.emit_nvtx and tc.pytorch_profiler:

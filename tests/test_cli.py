@@ -77,6 +77,8 @@ BAD_INPUT_CASES = [
     ("peak-tflops-negative", ["--peak-tflops", "-1"], "--peak-tflops"),
     ("nvtx-with-torch-profiler", ["--emit-nvtx", "--enable-all-profiling"], "--emit-nvtx"),
     ("attention-unknown", ["--attention", "flash"], "--attention"),
+    ("compile-scope-unknown", ["--compile-scope", "model"], "--compile-scope"),
+    ("compile-scope-without-compile", ["--compile-scope", "block"], "--compile-scope"),
     ("chunk-size-0", ["--chunk-size", "0"], "--chunk-size"),
     ("cuda-graphs-on-cpu", ["--cuda-graphs"], "--cuda-graphs"),
     ("cuda-graphs-with-grad-accum", ["--cuda-graphs", "--grad-accum-steps", "2"], "--cuda-graphs"),

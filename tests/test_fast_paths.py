@@ -270,14 +270,16 @@ def _eager_steps(tc, model, optimizer, objective, batches):
     return losses, [p.detach().clone() for p in model.parameters()]
 
 
-def test_compile_on_cpu_trains_like_eager():
-    """torch.compile (inductor's C++ backend on CPU) computes the same losses and
-    weights as eager over three steps. One small block keeps compilation short."""
+@pytest.mark.parametrize("scope", ["step", "block"])
+def test_compile_on_cpu_trains_like_eager(scope):
+    """torch.compile (inductor's C++ backend on CPU), of the whole forward + loss or
+    block by block, computes the same losses and weights as eager over three steps.
+    Small blocks keep compilation short."""
     cfg = tof.TinyOpenFoldConfig(msa_dim=8, pair_dim=8, n_heads_msa=2, n_heads_pair=2, msa_intermediate_dim=16,
-                                 pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=1,
+                                 pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=2,
                                  max_seq_len=9, n_seqs=3)
     eager = _eager_steps(*_step_setup("cpu", dict(attention="sdpa"), cfg))
-    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True), cfg))
+    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True, compile_scope=scope), cfg))
     assert compiled[0] == pytest.approx(eager[0], rel=1e-4)
     for a, b in zip(eager[1], compiled[1]):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -315,6 +317,24 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     scale = max(g.abs().max().item() for g in eager_grads)
     for a, b in zip(eager_grads, grads):
         assert (a - b).abs().max().item() <= 1e-4 * scale
+
+
+def test_block_scope_compiles_one_graph_for_all_blocks():
+    """--compile-scope block: the blocks share one compiled graph (dynamo counts one
+    unique graph for three blocks), which is why its compile time does not grow
+    with the number of blocks."""
+    from torch._dynamo.utils import counters
+    cfg = tof.config_from_preset("tiny", n_evoformer_blocks=3)
+    tc = tof.TrainConfig(compile=True, compile_scope="block")
+    model = tof.TinyOpenFold(cfg)
+    objective = tof.make_objective(model, cfg, tc, None, torch.device("cpu"))
+    torch._dynamo.reset()
+    counters.clear()
+    ds = tof.SyntheticProteinDataset(2, cfg.max_seq_len, cfg.n_seqs, seed=0)
+    with torch.no_grad():  # the graph count is all this test reads: skip the backward's compilation
+        objective(tof.collate_proteins([ds[0], ds[1]]))
+    assert counters["stats"]["unique_graphs"] == 1
+    assert counters["frames"]["ok"] == 1
 
 
 def test_sdpa_mask_has_a_contiguous_key_axis():
@@ -389,3 +409,12 @@ def test_fast_training_loop_matches_the_reference_loop(tmp_path):
     perf = fast["performance_summary"]
     assert perf["timed_steps"] == 5 and perf["avg_training_speed"] > 0
     assert perf["avg_forward_time_ms"] is None and ref["performance_summary"]["avg_forward_time_ms"] > 0
+
+
+def test_benchmark_path_parts_set_the_run_fields():
+    fields = tof.parse_benchmark_path("sdpa+fused+compile-block+graphs")
+    assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
+                          checkpoint_blocks=False, chunk_size=None, fuse_projections=True)
+    assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
+    with pytest.raises(tof.UsageError, match="--benchmark-paths"):
+        tof.parse_benchmark_path("sdpa+compile-model")

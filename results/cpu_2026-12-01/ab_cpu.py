@@ -1,6 +1,6 @@
 """CPU A/B of --fuse-projections against the reference, in one process.
 
-    PYTHONPATH=. python results/cpu_2026-12-01_fused/ab_cpu.py PRESET ROUNDS
+    PYTHONPATH=. python results/cpu_2026-12-01/ab_cpu.py PRESET ROUNDS
 
 Both models (same weights) train on the same fixed batch through
 tiny_openfold_v1.train_step (forward, loss, backward, clipping, AdamW); their
