@@ -128,10 +128,8 @@ def test_paths_really_differ_in_how_they_compute():
         tof.F.scaled_dot_product_attention, tof.checkpoint = real_sdpa, real_ckpt
 
 
-def test_fused_projections_make_fewer_matrix_products():
-    """--fuse-projections: per block, each attention's q/k/v/gate (4 -> 1), each
-    triangle multiplication's five projections (5 -> 1) and the OPM's a/b (2 -> 1)
-    become one F.linear each: 4 x 3 + 2 x 4 + 1 = 21 fewer calls."""
+def linear_calls(monkeypatch, **paths) -> int:
+    """How many F.linear calls one forward + backward of MODEL makes on these paths."""
     calls = [0]
     real = tof.F.linear
 
@@ -139,35 +137,24 @@ def test_fused_projections_make_fewer_matrix_products():
         calls[0] += 1
         return real(*a, **k)
 
-    counts = []
-    tof.F.linear = spy
-    try:
-        for fused in (False, True):
-            calls[0] = 0
-            run(MODEL, ARGS, fuse_projections=fused)
-            counts.append(calls[0])
-    finally:
-        tof.F.linear = real
-    assert counts[0] - counts[1] == 21 * CFG.n_evoformer_blocks, counts
+    with monkeypatch.context() as patch:
+        patch.setattr(tof.F, "linear", spy)
+        run(MODEL, ARGS, **paths)
+    return calls[0]
+
+
+def test_fused_projections_make_fewer_matrix_products(monkeypatch):
+    """--fuse-projections: per block, each attention's q/k/v/gate (4 -> 1), each
+    triangle multiplication's five projections (5 -> 1) and the OPM's a/b (2 -> 1)
+    become one F.linear each: 4 x 3 + 2 x 4 + 1 = 21 fewer calls."""
+    saved = linear_calls(monkeypatch) - linear_calls(monkeypatch, fuse_projections=True)
+    assert saved == 21 * CFG.n_evoformer_blocks
 
 
 def test_fused_projections_change_nothing_on_cpu_by_default(monkeypatch):
     """On a CPU the separate products measured faster, so the flag is inert there."""
     monkeypatch.setattr(tof, "FUSE_PROJECTIONS_ON_CPU", False)
-    calls = [0]
-    real = tof.F.linear
-
-    def spy(*a, **k):
-        calls[0] += 1
-        return real(*a, **k)
-
-    counts = []
-    monkeypatch.setattr(tof.F, "linear", spy)
-    for fused in (False, True):
-        calls[0] = 0
-        run(MODEL, ARGS, fuse_projections=fused)
-        counts.append(calls[0])
-    assert counts[0] == counts[1]
+    assert linear_calls(monkeypatch, fuse_projections=True) == linear_calls(monkeypatch)
 
 
 def test_checkpointed_blocks_replay_the_same_dropout():
