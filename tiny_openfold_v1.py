@@ -2696,9 +2696,10 @@ def benchmark_batch(cfg: TinyOpenFoldConfig, batch_size: int, device: torch.devi
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.device, steps: int, warmup: int) -> dict:
-    """Time `steps` training steps (forward, loss, backward, clipping, AdamW) of one path
-    after `warmup` untimed ones (compilation and graph capture happen there)."""
+def benchmark_step(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.device) -> tuple:
+    """(step, batches) of one benchmark path: step(batch) runs one whole training step
+    (forward, loss, backward, clipping, AdamW) as that path runs it; batches are two
+    fixed random batches. Also what the kernel-profile script in results/ times."""
     amp_dtype, scaler = amp_settings(tc, device)
     check_fast_paths(tc, device, "none", amp_dtype)
     torch.manual_seed(tc.seed)
@@ -2708,6 +2709,13 @@ def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
     step = (CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs
             else functools.partial(train_step, objective, model, optimizer, scaler, tc.grad_clip))
+    return step, batches
+
+
+def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.device, steps: int, warmup: int) -> dict:
+    """Time `steps` training steps (forward, loss, backward, clipping, AdamW) of one path
+    after `warmup` untimed ones (compilation and graph capture happen there)."""
+    step, batches = benchmark_step(cfg, tc, device)
     for i in range(warmup):
         step(batches[i % 2])
     synchronize(device)

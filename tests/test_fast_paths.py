@@ -14,6 +14,7 @@ bf16 autocast and check torch.compile and the CUDA-graph step.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
@@ -322,6 +323,9 @@ def test_block_scope_compiles_one_graph_for_all_blocks():
         objective(tof.collate_proteins([ds[0], ds[1]]))
     assert counters["stats"]["unique_graphs"] == 1
     assert counters["frames"]["ok"] == 1
+    # ... and that graph is a block's: the objective (embedder, head, loss) is not compiled.
+    assert not isinstance(objective, torch._dynamo.eval_frame.OptimizedModule)
+    assert all(block._compiled_call_impl is not None for block in model.evoformer)
 
 
 def test_sdpa_mask_has_a_contiguous_key_axis():
@@ -405,3 +409,24 @@ def test_benchmark_path_parts_set_the_run_fields():
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
     with pytest.raises(tof.UsageError, match="--benchmark-paths"):
         tof.parse_benchmark_path("sdpa+compile-model")
+
+
+def test_benchmark_json_keeps_the_rows_measured_before_a_failure(tmp_path, monkeypatch):
+    """benchmark.json is rewritten after every row: a run that dies on its second path
+    (here an error; on the H200 a time limit) leaves the first row on disk."""
+    real = tof.benchmark_path
+    done = []
+
+    def first_then_fail(*args, **kwargs):
+        if done:
+            raise RuntimeError("killed")
+        done.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tof, "benchmark_path", first_then_fail)
+    with pytest.raises(RuntimeError, match="killed"):
+        tof.main(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
+                  "--benchmark-seq-lens", "8", "--benchmark-paths", "reference,sdpa", "--benchmark-steps", "1",
+                  "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2", "--profile-dir", str(tmp_path)])
+    rows = json.loads((tmp_path / "benchmark.json").read_text())["rows"]
+    assert [r["path"] for r in rows] == ["reference"] and rows[0]["status"] == "ok"

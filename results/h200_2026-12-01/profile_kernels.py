@@ -2,13 +2,13 @@
 
     PYTHONPATH=. python results/h200_2026-12-01/profile_kernels.py PRESET N PATH STEPS [WARMUP]
 
-Builds the model and step exactly as --benchmark does (same batches, same
-TrainConfig fields), runs WARMUP (default 3) untimed steps, then profiles STEPS steps with
+Builds the step with --benchmark's own benchmark_step (same model, optimizer,
+batches and TrainConfig fields), runs WARMUP (default 3) untimed steps, then profiles STEPS steps with
 torch.profiler and prints: GPU kernel time and kernel count per step, the
 same by kernel kind (GEMM, split-K reduction, attention, Triton, ...), and the
 top kernels.
 """
-import collections, dataclasses, functools, re, sys
+import collections, dataclasses, re, sys
 import torch
 from torch.profiler import profile, ProfilerActivity
 import tiny_openfold_v1 as t
@@ -33,16 +33,7 @@ warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 cfg = t.config_from_preset(preset, max_seq_len=n)
 tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=t.PRESETS[preset]["batch_size"],
                          **t.parse_benchmark_path(path))
-dev = torch.device("cuda")
-amp, scaler = t.amp_settings(tc, dev)
-torch.manual_seed(0)
-model = t.TinyOpenFold(cfg).to(dev)
-model.configure(**tc.model_paths())
-opt = t.make_optimizer(model, tc, dev)
-obj = t.make_objective(model, cfg, tc, amp, dev)
-batch = t.benchmark_batch(cfg, tc.batch_size, dev, 0)
-step = (t.CudaGraphStep(obj, model, opt, tc.grad_clip, batch) if tc.cuda_graphs
-        else functools.partial(t.train_step, obj, model, opt, scaler, tc.grad_clip))
+step, (batch, _) = t.benchmark_step(cfg, tc, torch.device("cuda"))
 for _ in range(warmup):
     step(batch)
 torch.cuda.synchronize()
