@@ -2716,6 +2716,13 @@ def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     """Time `steps` training steps (forward, loss, backward, clipping, AdamW) of one path
     after `warmup` untimed ones (compilation and graph capture happen there)."""
     step, batches = benchmark_step(cfg, tc, device)
+    return time_steps(step, batches, tc.batch_size, device, steps, warmup)
+
+
+def time_steps(step, batches, batch_size: int, device: torch.device, steps: int, warmup: int) -> dict:
+    """ms/step (median of CUDA-event or clock times), samples/s (samples over the
+    synchronised wall time) and last loss of `steps` calls of step(batch) after
+    `warmup` untimed ones."""
     for i in range(warmup):
         step(batches[i % 2])
     synchronize(device)
@@ -2732,7 +2739,7 @@ def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     per_step = ([marks[i].elapsed_time(marks[i + 1]) for i in range(steps)] if cuda
                 else [1e3 * (b - a) for a, b in zip(ticks, ticks[1:])])
     return {"ms_per_step": float(np.median(per_step)), "ms_per_step_mean": 1e3 * wall / steps,
-            "samples_per_sec": tc.batch_size * steps / wall, "final_loss": float(loss)}
+            "samples_per_sec": batch_size * steps / wall, "final_loss": float(loss)}
 
 
 def _cell(value: Optional[float], width: int, spec: str, unit: str = "") -> str:

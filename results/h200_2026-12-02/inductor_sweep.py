@@ -1,0 +1,97 @@
+"""Many benchmark paths in one device call: compile in parallel, time one at a time.
+
+    PYTHONPATH=. python results/h200_2026-12-02/inductor_sweep.py OUTDIR DEADLINE_S NAME=PRESET:PATH[:OPTS] ...
+
+Each NAME runs in its own process: it builds the step with --benchmark's own
+benchmark_step, runs the warm-up steps (compilation, autotuning and graph capture
+happen there, all processes at once, since compiling is CPU work), then waits
+until every process is ready (or DEADLINE_S seconds have passed), takes an
+exclusive lock, and alone on the GPU times 20 steps with CUDA events
+(tiny_openfold_v1.time_steps) and profiles 5 more (kernel count and kernel time
+per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
+settings: combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
+with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
+tuning of Triton kernel configs). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
+"""
+import dataclasses, fcntl, glob, importlib.util, json, os, subprocess, sys, time
+
+import torch
+
+import tiny_openfold_v1 as t
+
+STEPS, WARMUP, PROFILED = int(os.environ.get("SWEEP_STEPS", 20)), 4, 5
+OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, "max_autotune_gemm": True},
+           "coord": {"coordinate_descent_tuning": True}}
+
+
+def worker(outdir, deadline, n_total, name, spec):
+    preset, path, *opts = spec.split(":")
+    opts = [o for o in (opts[0].split("+") if opts else []) if o]
+    for o in opts:
+        for key, value in OPTIONS[o].items():
+            setattr(torch._inductor.config, key, value)
+    cfg = t.config_from_preset(preset)
+    batch = t.PRESETS[preset]["batch_size"]
+    tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=batch, **t.parse_benchmark_path(path))
+    device = torch.device(os.environ.get("SWEEP_DEVICE", "cuda"))  # SWEEP_DEVICE=cpu: a smoke test
+    begin = time.time()
+    step, batches = t.benchmark_step(cfg, tc, device)
+    for i in range(WARMUP):
+        step(batches[i % 2])
+    t.synchronize(device)
+    setup_s = time.time() - begin
+    open(os.path.join(outdir, f"ready_{name}"), "w").close()
+    while len(glob.glob(os.path.join(outdir, "ready_*"))) < n_total and time.time() < deadline:
+        time.sleep(1)
+    with open(os.path.join(outdir, "gpu.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        others_ready = len(glob.glob(os.path.join(outdir, "ready_*")))
+        result = t.time_steps(step, batches, batch, device, STEPS, 2)
+        spec_ = importlib.util.spec_from_file_location(
+            "profile_kernels", os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-01", "profile_kernels.py"))
+        pk = importlib.util.module_from_spec(spec_)
+        spec_.loader.exec_module(pk)
+        kernel_ms, kernels = (0.0, 0) if device.type == "cpu" else pk.kernel_table(pk.profile_steps(step, batches[0], PROFILED), PROFILED,
+                                             f"{name}: {preset} {path} {'+'.join(opts) or 'default inductor'}")
+    flops = t.analytic_train_flops(cfg, batch)
+    result.update(name=name, preset=preset, path=path, inductor=opts, setup_s=round(setup_s, 1),
+                  tflops=flops / result["ms_per_step"] / 1e9, mfu=flops / result["ms_per_step"] / 1e9 / 989.4,
+                  peak_mb=t.peak_memory_mb(device), kernel_ms_per_step=kernel_ms,
+                  kernels_per_step=kernels, timed_alone=others_ready >= n_total,
+                  torch=torch.__version__, gpu=t.device_name(device))
+    with open(os.path.join(outdir, f"{name}.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(result))
+
+
+def drive(outdir, deadline_s, specs):
+    os.makedirs(outdir, exist_ok=True)
+    deadline = time.time() + deadline_s
+    env = dict(os.environ, TORCHINDUCTOR_COMPILE_THREADS="2")
+    procs = []
+    for item in specs:
+        name, spec = item.split("=", 1)
+        log = open(os.path.join(outdir, f"{name}.log"), "w")
+        procs.append((name, subprocess.Popen([sys.executable, __file__, "--worker", outdir, str(deadline),
+                                              str(len(specs)), name, spec], stdout=log, stderr=subprocess.STDOUT,
+                                             env=env)))
+    for name, p in procs:
+        p.wait()
+    print(f"{'name':<16} {'path':<30} {'inductor':<14} {'setup s':>8} {'ms/step':>8} {'samples/s':>9} "
+          f"{'MFU':>6} {'kernels':>8} {'kern ms':>8} {'peak MB':>8} alone")
+    for name, p in procs:
+        try:
+            r = json.load(open(os.path.join(outdir, f"{name}.json")))
+        except OSError:
+            print(f"{name:<16} failed (exit {p.returncode}); see {name}.log")
+            continue
+        print(f"{name:<16} {r['preset'] + ' ' + r['path']:<30} {'+'.join(r['inductor']) or '-':<14} "
+              f"{r['setup_s']:>8.1f} {r['ms_per_step']:>8.2f} {r['samples_per_sec']:>9.1f} {100 * r['mfu']:>5.1f}% "
+              f"{r['kernels_per_step']:>8.0f} {r['kernel_ms_per_step']:>8.2f} {r['peak_mb']:>8.0f} {r['timed_alone']}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--worker":
+        worker(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    else:
+        drive(sys.argv[1], float(sys.argv[2]), sys.argv[3:])
