@@ -240,12 +240,36 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
     """
     if not fused or (x.device.type == "cpu" and not FUSE_PROJECTIONS_ON_CPU):
         return tuple(layer(x) for layer in layers)
-    weight = torch.cat([layer.weight for layer in layers])  # [sum c_out, c_in]
-    bias = None
-    if any(layer.bias is not None for layer in layers):
-        bias = torch.cat([layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
-                          for layer in layers])
+    weight, bias = concatenated_weights(layers)
     return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
+
+
+def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
+    """As project(), for x [*, I, J, c_in], but each output as [*, c_out, I, J]:
+    the layout in which the triangle multiplications run their per-channel
+    matrix products. Unfused, layer(x) with its channel axis moved (a view).
+    Fused, ONE product W @ x^T that writes the channels-first layout itself:
+    cuBLAS reads the transposed x for free, where an elementwise kernel that
+    transposes (the gating, or its gradient) reads or writes across strides.
+    """
+    if not fused or (x.device.type == "cpu" and not FUSE_PROJECTIONS_ON_CPU):
+        return tuple(layer(x).movedim(-1, -3) for layer in layers)
+    weight, bias = concatenated_weights(layers)
+    out = torch.matmul(weight, x.flatten(-3, -2).transpose(-1, -2))  # [*, sum c_out, I * J]
+    out = out.unflatten(-1, x.shape[-3:-1])  # [*, sum c_out, I, J]
+    if bias is not None:
+        out = out + bias.to(out.dtype)[:, None, None]  # in the product's dtype, as F.linear under autocast
+    return out.split([layer.out_features for layer in layers], dim=-3)
+
+
+def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
+    """The weights [sum c_out, c_in] and biases (zeros where a layer has none, or
+    None if no layer has one) of layers, concatenated along the output axis."""
+    weight = torch.cat([layer.weight for layer in layers])
+    if all(layer.bias is None for layer in layers):
+        return weight, None
+    return weight, torch.cat([layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
+                              for layer in layers])
 
 
 def traced(forward):
@@ -540,7 +564,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
 
     outgoing = True
     chunk_size: Optional[int] = None  # output rows i per chunk
-    fuse_projections = False  # the five projections of z as one GEMM (see project())
+    fuse_projections = False  # a_g, a_p, b_g, b_p as one GEMM (see project_channels_first())
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -558,20 +582,23 @@ class TriangleMultiplicationOutgoing(nn.Module):
     def forward(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res, N_res, c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm_in(z)
-        mask = pair_mask.unsqueeze(-1).to(z.dtype)
-        a_g, a_p, b_g, b_p, g = project(z, (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p,
-                                            self.linear_g), self.fuse_projections)
-        a = torch.sigmoid(a_g) * a_p * mask  # [*, N_res, N_res, c]
-        b = torch.sigmoid(b_g) * b_p * mask  # [*, N_res, N_res, c]
+        # a and b are kept channels first, [*, c, N_res, N_res]: for each channel the
+        # update is a plain matrix product over k (line 4), which is what a GPU runs.
+        mask = pair_mask.unsqueeze(-3).to(z.dtype)  # [*, 1, N_res, N_res]
+        a_g, a_p, b_g, b_p = project_channels_first(
+            z, (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p), self.fuse_projections)
+        a = torch.sigmoid(a_g) * a_p * mask  # [*, c, N_res, N_res]
+        b = torch.sigmoid(b_g) * b_p * mask  # [*, c, N_res, N_res]
+        g = self.linear_g(z)  # gate logits [*, N_res, N_res, c_z]
         # Output row i needs row i of a (outgoing: a_ik) or its column (incoming: a_ki), and all of b.
-        return chunked(self._combine, self.chunk_size, [(a, -3 if self.outgoing else -2), (g, -3)], shared=(b,))
+        return chunked(self._combine, self.chunk_size, [(a, -2 if self.outgoing else -1), (g, -3)], shared=(b,))
 
     def _combine(self, a: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Rows i of a and of the gate logits g [*, i, N_res, c_z] -> rows i of the update."""
+        """Rows i of a (channels first) and of the gate logits g [*, i, N_res, c_z] -> rows i of the update."""
         if self.outgoing:
-            x = torch.einsum("...ikc,...jkc->...ijc", a, b)  # Alg. 11 line 4
+            x = torch.einsum("...cik,...cjk->...ijc", a, b)  # Alg. 11 line 4: sum_k a_ik * b_jk
         else:
-            x = torch.einsum("...kic,...kjc->...ijc", a, b)  # Alg. 12 line 4
+            x = torch.einsum("...cki,...ckj->...ijc", a, b)  # Alg. 12 line 4: sum_k a_ki * b_kj
         return torch.sigmoid(g) * self.linear_z(self.layer_norm_out(x))
 
 

@@ -129,33 +129,35 @@ def test_paths_really_differ_in_how_they_compute():
         tof.F.scaled_dot_product_attention, tof.checkpoint = real_sdpa, real_ckpt
 
 
-def linear_calls(monkeypatch, **paths) -> int:
-    """How many F.linear calls one forward + backward of MODEL makes on these paths."""
+def matrix_products(monkeypatch, **paths) -> int:
+    """How many F.linear and torch.matmul calls one forward + backward of MODEL makes on these paths."""
     calls = [0]
-    real = tof.F.linear
 
-    def spy(*a, **k):
-        calls[0] += 1
-        return real(*a, **k)
+    def spy(real):
+        def counted(*a, **k):
+            calls[0] += 1
+            return real(*a, **k)
+        return counted
 
     with monkeypatch.context() as patch:
-        patch.setattr(tof.F, "linear", spy)
+        patch.setattr(tof.F, "linear", spy(tof.F.linear))
+        patch.setattr(tof.torch, "matmul", spy(tof.torch.matmul))
         run(MODEL, ARGS, **paths)
     return calls[0]
 
 
 def test_fused_projections_make_fewer_matrix_products(monkeypatch):
     """--fuse-projections: per block, each attention's q/k/v/gate (4 -> 1), each
-    triangle multiplication's five projections (5 -> 1) and the OPM's a/b (2 -> 1)
-    become one F.linear each: 4 x 3 + 2 x 4 + 1 = 21 fewer calls."""
-    saved = linear_calls(monkeypatch) - linear_calls(monkeypatch, fuse_projections=True)
-    assert saved == 21 * CFG.n_evoformer_blocks
+    triangle multiplication's a_g/a_p/b_g/b_p (4 -> 1, channels first) and the
+    OPM's a/b (2 -> 1) become one matrix product each: 4 x 3 + 2 x 3 + 1 = 19 fewer."""
+    saved = matrix_products(monkeypatch) - matrix_products(monkeypatch, fuse_projections=True)
+    assert saved == 19 * CFG.n_evoformer_blocks
 
 
 def test_fused_projections_change_nothing_on_cpu_by_default(monkeypatch):
     """On a CPU the separate products measured faster, so the flag is inert there."""
     monkeypatch.setattr(tof, "FUSE_PROJECTIONS_ON_CPU", False)
-    assert linear_calls(monkeypatch, fuse_projections=True) == linear_calls(monkeypatch)
+    assert matrix_products(monkeypatch, fuse_projections=True) == matrix_products(monkeypatch)
 
 
 def test_checkpointed_blocks_replay_the_same_dropout():
