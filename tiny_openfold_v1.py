@@ -255,8 +255,10 @@ def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: 
     if not fused or (x.device.type == "cpu" and not FUSE_PROJECTIONS_ON_CPU):
         return tuple(layer(x).movedim(-1, -3) for layer in layers)
     weight, bias = concatenated_weights(layers)
-    out = torch.matmul(weight, x.flatten(-3, -2).transpose(-1, -2))  # [*, sum c_out, I * J]
-    out = out.unflatten(-1, x.shape[-3:-1])  # [*, sum c_out, I, J]
+    # One 2-D product over all of x's rows (batch included), so that its weight
+    # gradient in backward is also one GEMM, not one per protein plus a sum.
+    out = torch.matmul(weight, x.reshape(-1, x.shape[-1]).t())  # [sum c_out, * I J]
+    out = out.unflatten(-1, x.shape[:-1]).movedim(0, -3)  # [*, sum c_out, I, J]
     if bias is not None:
         out = out + bias.to(out.dtype)[:, None, None]  # in the product's dtype, as F.linear under autocast
     return out.split([layer.out_features for layer in layers], dim=-3)
