@@ -810,8 +810,8 @@ class TinyOpenFold(nn.Module):
         (see chunked()). checkpoint_blocks: keep only each block's inputs for
         backward and recompute the block (torch.utils.checkpoint).
         fuse_projections: projections that read the same input (q/k/v/gate of each
-        attention, the five of each triangle multiplication, a/b of the OPM) as
-        one matrix product each (see project())."""
+        attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
+        as one matrix product each (see project(), project_channels_first())."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
@@ -3023,7 +3023,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
     g.add_argument("--fuse-projections", action="store_true",
                    help="projections that read the same input as one matrix product each (q/k/v/gate of every "
-                        "attention, the five of each triangle multiplication, a/b of the outer-product mean); "
+                        "attention, the four gated projections of each triangle multiplication, a/b of the "
+                        "outer-product mean); "
                         "GPU only, on CPU it changes nothing")
     g.add_argument("--chunk-size", type=_positive_int,
                    help="compute attentions, transitions, outer-product mean and triangle multiplications "
