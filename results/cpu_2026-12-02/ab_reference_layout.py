@@ -27,24 +27,25 @@ def load(source: str, name: str):
     return module
 
 
-commit, repeats = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
-mods = {commit: load(subprocess.check_output(["git", "show", f"{commit}:tiny_openfold_v1.py"], text=True), "old"),
-        "working tree": load(open("tiny_openfold_v1.py").read(), "new")}
-for preset, batch in [("tiny", 8), ("small", 2)]:
-    times = {k: [] for k in mods}
-    for _ in range(repeats):
-        for key, t in mods.items():
-            cfg = t.config_from_preset(preset)
-            torch.manual_seed(0)
-            model = t.TinyOpenFold(cfg)
-            msa = torch.randint(0, 20, (batch, cfg.n_seqs, cfg.max_seq_len))
-            feats = t.relative_position_features(torch.arange(cfg.max_seq_len).expand(batch, -1), cfg.pair_input_dim)
-            masks = torch.ones(batch, cfg.n_seqs, cfg.max_seq_len), torch.ones(batch, cfg.max_seq_len)
-            for i in range(3):
-                if i == 1:
-                    start = time.perf_counter()
-                model(msa, feats, *masks)["distances"].sum().backward()
-            times[key].append((time.perf_counter() - start) / 2)
-    old, new = (statistics.median(v) for v in times.values())
-    print(f"{preset} (B {batch}): {commit} {old * 1e3:.1f} ms, working tree {new * 1e3:.1f} ms "
-          f"({old / new:.3f}x), medians of {repeats}")
+if __name__ == "__main__":
+    commit, repeats = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    mods = {commit: load(subprocess.check_output(["git", "show", f"{commit}:tiny_openfold_v1.py"], text=True), "old"),
+            "working tree": load(open("tiny_openfold_v1.py").read(), "new")}
+    for preset, batch in [("tiny", 8), ("small", 2)]:
+        times = {k: [] for k in mods}
+        for _ in range(repeats):
+            for key, t in mods.items():
+                cfg = t.config_from_preset(preset)
+                torch.manual_seed(0)
+                model = t.TinyOpenFold(cfg)
+                msa = torch.randint(0, 20, (batch, cfg.n_seqs, cfg.max_seq_len))
+                feats = t.relative_position_features(torch.arange(cfg.max_seq_len).expand(batch, -1), cfg.pair_input_dim)
+                masks = torch.ones(batch, cfg.n_seqs, cfg.max_seq_len), torch.ones(batch, cfg.max_seq_len)
+                for i in range(3):
+                    if i == 1:
+                        start = time.perf_counter()
+                    model(msa, feats, *masks)["distances"].sum().backward()
+                times[key].append((time.perf_counter() - start) / 2)
+        old, new = (statistics.median(v) for v in times.values())
+        print(f"{preset} (B {batch}): {commit} {old * 1e3:.1f} ms, working tree {new * 1e3:.1f} ms "
+              f"({old / new:.3f}x), medians of {repeats}")

@@ -7,23 +7,14 @@ fp32 forward + backward of the module alone on random z, at the tiny (B 8) and
 small (B 2) presets: 5 timed calls after one untimed, 7 alternating repeats.
 Prints the median milliseconds a call.
 """
-import importlib.util, statistics, subprocess, sys, tempfile, time
+import os, statistics, subprocess, sys, time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ab_reference_layout import load  # noqa: E402  (two versions of the script as two modules)
+
 torch.set_num_threads(2)
-
-
-def load(source: str, name: str):
-    f = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
-    f.write(source)
-    f.close()
-    spec = importlib.util.spec_from_file_location(name, f.name)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 commit, cls = sys.argv[1], sys.argv[2]
 mods = {commit: load(subprocess.check_output(["git", "show", f"{commit}:tiny_openfold_v1.py"], text=True), "old"),
