@@ -12,6 +12,9 @@ per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
 settings: combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
+A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
+killed and its row printed as failed. The device returns only a few files per
+call, so tar OUTDIR into one file there.
 """
 import dataclasses, fcntl, glob, importlib.util, json, os, subprocess, sys, time
 
@@ -75,8 +78,15 @@ def drive(outdir, deadline_s, specs):
         procs.append((name, subprocess.Popen([sys.executable, __file__, "--worker", outdir, str(deadline),
                                               str(len(specs)), name, spec], stdout=log, stderr=subprocess.STDOUT,
                                              env=env)))
+    # A process still compiling long after the deadline (autotuning can take many
+    # minutes) is stopped, so the table of the others is still printed.
+    stop_at = deadline + float(os.environ.get("SWEEP_GRACE_S", 120))
     for name, p in procs:
-        p.wait()
+        try:
+            p.wait(timeout=max(1.0, stop_at - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
     print(f"{'name':<16} {'path':<30} {'inductor':<14} {'setup s':>8} {'ms/step':>8} {'samples/s':>9} "
           f"{'MFU':>6} {'kernels':>8} {'kern ms':>8} {'peak MB':>8} alone")
     for name, p in procs:
