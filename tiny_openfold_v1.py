@@ -226,6 +226,12 @@ def mask_to_bias(mask: torch.Tensor) -> torch.Tensor:
 FUSE_PROJECTIONS_ON_CPU = False
 
 
+def fusing(x: torch.Tensor, fused: bool) -> bool:
+    """Whether --fuse-projections acts on x: on a GPU, and on a CPU only if
+    FUSE_PROJECTIONS_ON_CPU (the tests)."""
+    return fused and (x.device.type != "cpu" or FUSE_PROJECTIONS_ON_CPU)
+
+
 def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
     """The outputs of several nn.Linear layers that read the same x.
 
@@ -238,7 +244,7 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
     recomputed every call (a copy of the weights, tiny next to x), so autograd
     hands each layer its own gradient slice.
     """
-    if not fused or (x.device.type == "cpu" and not FUSE_PROJECTIONS_ON_CPU):
+    if not fusing(x, fused):
         return tuple(layer(x) for layer in layers)
     weight, bias = concatenated_weights(layers)
     return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
@@ -252,7 +258,7 @@ def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: 
     cuBLAS reads the transposed x for free, where an elementwise kernel that
     transposes (the gating, or its gradient) reads or writes across strides.
     """
-    if not fused or (x.device.type == "cpu" and not FUSE_PROJECTIONS_ON_CPU):
+    if not fusing(x, fused):
         return tuple(layer(x).movedim(-1, -3) for layer in layers)
     weight, bias = concatenated_weights(layers)
     # One 2-D product over all of x's rows (batch included), so that its weight
