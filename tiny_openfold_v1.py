@@ -560,6 +560,45 @@ class OuterProductMean(nn.Module):
 # =============================================================================
 
 
+class TriangleProduct(torch.autograd.Function):
+    """x[..., c, i, j] = sum_k a[..., c, i, k] b[..., c, j, k] (outgoing, a @ b^T) or
+    sum_k a[..., c, k, i] b[..., c, k, j] (incoming, a^T @ b): line 4 of Alg. 11/12,
+    channels first, with a backward written out (the --fuse-projections path).
+
+    Through einsum, autograd returned one of the two gradients transposed (for
+    a [c, i, k] tensor, a [c, k, i] layout), since a matrix product's backward
+    is itself a product that may come out as the transpose. The next kernel,
+    the gating backward that also sums the bias gradients, then read it across
+    strides: 135-200 us, 16 of them a step, on the H200 at the medium size
+    (results/h200_2026-12-02b). Here each gradient is one matrix product that
+    writes its tensor's own [c, rows, cols] layout; the GEMM reads the
+    transposed operands, which costs it nothing.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.outgoing = outgoing
+        return a @ b.transpose(-1, -2) if outgoing else a.transpose(-1, -2) @ b
+
+    @staticmethod
+    def backward(ctx, dx: torch.Tensor):
+        a, b = ctx.saved_tensors
+        if ctx.outgoing:  # x = a b^T: da = dx b, db = dx^T a
+            return dx @ b, dx.transpose(-1, -2) @ a, None
+        return b @ dx.transpose(-1, -2), a @ dx, None  # x = a^T b: da = b dx^T, db = a dx
+
+
+def triangle_product(a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.Tensor:
+    """TriangleProduct on a, b [*, c, N, N] -> [*, c, N, N]. Under autocast the
+    inputs are cast here, as autocast would cast einsum's: the backward runs
+    outside autocast and must see the same half-precision tensors."""
+    if torch.is_autocast_enabled(a.device.type):
+        dtype = torch.get_autocast_dtype(a.device.type)
+        a, b = a.to(dtype), b.to(dtype)
+    return TriangleProduct.apply(a, b, outgoing)
+
+
 class TriangleMultiplicationOutgoing(nn.Module):
     """Jumper et al. 2021, Suppl. Alg. 11 "TriangleMultiplicationOutgoing".
 
@@ -572,7 +611,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
 
     outgoing = True
     chunk_size: Optional[int] = None  # output rows i per chunk
-    fuse_projections = False  # a_g, a_p, b_g, b_p as one GEMM (see project_channels_first())
+    fuse_projections = False  # a_g, a_p, b_g, b_p as one GEMM (project_channels_first()); TriangleProduct
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -603,7 +642,9 @@ class TriangleMultiplicationOutgoing(nn.Module):
 
     def _combine(self, a: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Rows i of a (channels first) and of the gate logits g [*, i, N_res, c_z] -> rows i of the update."""
-        if self.outgoing:
+        if fusing(a, self.fuse_projections):  # the same products, with a backward that keeps the layouts
+            x = triangle_product(a, b, self.outgoing).movedim(-3, -1)  # [*, i, N_res, c]
+        elif self.outgoing:
             x = torch.einsum("...cik,...cjk->...ijc", a, b)  # Alg. 11 line 4: sum_k a_ik * b_jk
         else:
             x = torch.einsum("...cki,...ckj->...ijc", a, b)  # Alg. 12 line 4: sum_k a_ki * b_kj
