@@ -11,7 +11,8 @@ exclusive lock, and alone on the GPU times 20 steps with CUDA events
 per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
 settings: combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
-tuning of Triton kernel configs). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
+tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
+triangle multiplication as it was before a6030d3 (einsum, autograd's backward). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
@@ -36,10 +37,18 @@ def load_profile_kernels():
     return module
 
 
+def einsum_triangle_product(a, b, outgoing):
+    """OPTS "einsum": TriangleProduct's function, through einsum and autograd's own backward."""
+    return torch.einsum("...cik,...cjk->...cij" if outgoing else "...cki,...ckj->...cij", a, b)
+
+
 def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
     for o in opts:
+        if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
+            t.triangle_product = einsum_triangle_product
+            continue
         for key, value in OPTIONS[o].items():
             setattr(torch._inductor.config, key, value)
     cfg = t.config_from_preset(preset)

@@ -6,10 +6,13 @@ of the fused projection makes the slow backward kernels, and how slow.
 Each VARIANT runs in its own process (compiling at the same time as the others),
 then alone on the GPU (a file lock) times 20 forward+backward calls of the
 compiled module with CUDA events and profiles 5 more. Variants:
-  cur    the current --fuse-projections code (W @ z^T, channels first, bias added after)
+  cur    the current --fuse-projections code (W @ z^T, channels first, bias added after;
+         from a6030d3 also TriangleProduct for line 4)
   unf    no fusion: four nn.Linear outputs, channel axis moved (views)
   addmm  as cur, the bias inside the product: addmm(bias[:, None], W, z^T)
   cl     fused channels last: F.linear(z, W, b) [*, N, N, 4c], then the channel axis moved
+  einsum as cur, line 4 by einsum and autograd's backward (the fused path before a6030d3;
+         at 64d604b, the first call, "cur" was this)
   cur_coord  cur with Inductor's coordinate-descent tuning of the Triton kernels
 Env PROBE_DEBUG=NAME,... sets TORCH_COMPILE_DEBUG for those variants (output_code.py).
 """
@@ -42,6 +45,8 @@ def worker(outdir, name, n_total):
         t.project_channels_first = addmm_variant
     elif base == "cl":
         t.project_channels_first = channels_last_variant
+    elif base == "einsum":  # the fused path before a6030d3: line 4 by einsum and autograd
+        t.triangle_product = lambda a, b, o: torch.einsum("...cik,...cjk->...cij" if o else "...cki,...ckj->...cij", a, b)
     cfg = t.config_from_preset("medium")
     results = {}
     for cls in (t.TriangleMultiplicationOutgoing, t.TriangleMultiplicationIncoming):
