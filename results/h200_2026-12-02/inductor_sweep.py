@@ -12,7 +12,8 @@ per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
 settings: combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
-triangle multiplication as it was before a6030d3 (einsum, autograd's backward). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
+triangle multiplication as it was before a6030d3 (einsum, autograd's backward), and
+fusedadam the optimizer step of --compile as it was before it was compiled. Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
@@ -46,6 +47,9 @@ def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
     for o in opts:
+        if o == "fusedadam":  # --compile's optimizer step as before: the fused AdamW kernel, not compiled
+            t.COMPILE_OPTIMIZER = False
+            continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product
             continue
