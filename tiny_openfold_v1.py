@@ -1520,32 +1520,16 @@ def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, a
     return objective
 
 
-# --compile on a GPU compiles the optimizer step too (see make_optimizer). The
-# results scripts set this to False to measure the fused AdamW kernel instead.
-COMPILE_OPTIMIZER = True
-
-
 def make_optimizer(model: nn.Module, tc: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    """AdamW. On a GPU the fast loop does not use the per-tensor loop:
-      --compile: clipping and AdamW (its foreach implementation) are compiled as
-        one function, optimizer.compiled_update, that Inductor turns into
-        kernels that each update many tensors (the fused AdamW kernel took
-        0.4 ms a step for the default size's 380 parameter tensors on an H200);
-      --cuda-graphs alone: the fused AdamW kernel.
-    Both keep the learning rate as a device tensor (capturable=True), so the
-    schedule changes it with no recompilation and between graph replays."""
+    """AdamW. On a GPU the fast loop uses the fused kernel (one launch for all
+    parameters); --cuda-graphs also needs capturable=True and the learning rate
+    as a device tensor, so the schedule can change it between replays."""
     kwargs = dict(lr=tc.learning_rate, weight_decay=tc.weight_decay)
-    compiled = COMPILE_OPTIMIZER and device.type == "cuda" and tc.compile
-    if compiled:
-        kwargs.update(foreach=True, capturable=True, lr=torch.tensor(tc.learning_rate, device=device))
-    elif device.type == "cuda" and tc.fast_loop:
+    if device.type == "cuda" and tc.fast_loop:
         kwargs["fused"] = True
-        if tc.cuda_graphs:
-            kwargs.update(capturable=True, lr=torch.tensor(tc.learning_rate, device=device))
-    optimizer = torch.optim.AdamW(model.parameters(), **kwargs)
-    if compiled:
-        optimizer.compiled_update = torch.compile(functools.partial(clip_and_step, model, optimizer))
-    return optimizer
+    if tc.cuda_graphs:
+        kwargs.update(capturable=True, lr=torch.tensor(tc.learning_rate, device=device))
+    return torch.optim.AdamW(model.parameters(), **kwargs)
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -1570,24 +1554,16 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
             group["lr"] = lr
 
 
-def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, grad_clip: float) -> None:
-    """Gradient clipping (on the device: no .item()) and the AdamW step."""
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-
-
 def optimizer_update(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, grad_clip: float) -> None:
-    """Gradient clipping and the AdamW step (GradScaler's unscale/step with fp16;
-    the compiled clip_and_step where make_optimizer made one)."""
+    """Gradient clipping and the AdamW step (GradScaler's unscale/step with fp16)."""
     if scaler is not None:
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)  # on the device: no .item()
+    if scaler is not None:
         scaler.step(optimizer)
         scaler.update()
-    elif getattr(optimizer, "compiled_update", None) is not None:
-        optimizer.compiled_update(grad_clip)
     else:
-        clip_and_step(model, optimizer, grad_clip)
+        optimizer.step()
 
 
 def train_step(objective: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, scaler,

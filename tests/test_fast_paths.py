@@ -314,32 +314,6 @@ def test_compile_on_cpu_trains_like_eager(scope):
         assert torch.allclose(a, b, rtol=1e-4, atol=0.1 * lr)
 
 
-def test_compiled_clip_and_step_matches_eager():
-    """--compile on a GPU also compiles clip_and_step (clipping + foreach AdamW) as
-    optimizer.compiled_update. Its function, compiled on the CPU (where
-    make_optimizer does not compile it), gives the eager weights over three
-    updates, with clipping active (max norm below the gradients' norm)."""
-    import functools
-    cfg = tof.TinyOpenFoldConfig(msa_dim=8, pair_dim=8, n_heads_msa=2, n_heads_pair=2, msa_intermediate_dim=16,
-                                 pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=1,
-                                 max_seq_len=9, n_seqs=3)
-    weights = []
-    for compiled in (False, True):
-        torch.manual_seed(0)
-        model = tof.TinyOpenFold(cfg)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01, foreach=True)
-        update = functools.partial(tof.clip_and_step, model, optimizer)
-        update = torch.compile(update) if compiled else update
-        g = torch.Generator().manual_seed(5)
-        for _ in range(3):
-            for p in model.parameters():
-                p.grad = torch.randn(p.shape, generator=g)
-            update(0.5)
-        weights.append([p.detach().clone() for p in model.parameters()])
-    for a, b in zip(*weights):
-        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
 @gpu
 @pytest.mark.parametrize("paths", [dict(compile=True), dict(cuda_graphs=True),
                                    dict(attention="sdpa", compile=True, cuda_graphs=True),

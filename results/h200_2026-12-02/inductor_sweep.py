@@ -13,7 +13,8 @@ settings: combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), and
-fusedadam the optimizer step of --compile as it was before it was compiled. Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
+fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
+measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
@@ -47,7 +48,7 @@ def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
     for o in opts:
-        if o == "fusedadam":  # --compile's optimizer step as before: the fused AdamW kernel, not compiled
+        if o == "fusedadam":  # the fused AdamW kernel, on code that compiled --compile's optimizer step
             t.COMPILE_OPTIMIZER = False
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
