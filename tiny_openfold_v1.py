@@ -569,10 +569,10 @@ class TriangleProduct(torch.autograd.Function):
     a [c, i, k] tensor, a [c, k, i] layout), since a matrix product's backward
     is itself a product that may come out as the transpose. The next kernel,
     the gating backward that also sums the bias gradients, then read it across
-    strides: 135-200 us, 16 of them a step, on the H200 at the medium size
-    (results/h200_2026-12-02b). Here each gradient is one matrix product that
-    writes its tensor's own [c, rows, cols] layout; the GEMM reads the
-    transposed operands, which costs it nothing.
+    strides: 150-200 us, 16 of them a step, on the H200 at the medium size.
+    Here each gradient is one matrix product that writes its tensor's own
+    [c, rows, cols] layout (the GEMM reads the transposed operands at no cost),
+    and that kernel took 96-122 us (results/h200_2026-12-02b).
     """
 
     @staticmethod
