@@ -19,10 +19,11 @@ does twice its FLOPs, so the training intensity is about the same. The peak and
 bandwidth are measured here (an 8192^2 bf16 matmul, a 1 GiB copy).
 PROBE_DEVICE=cpu runs it on the CPU as a smoke test (no profiler, clock times).
 """
-import dataclasses, fcntl, glob, json, os, statistics, subprocess, sys, time
+import fcntl, glob, json, os, statistics, subprocess, sys, time
 import torch
 import flops_analysis as fa
 import tiny_openfold_v1 as t
+from probe_trimul import load_sweep  # this script's folder is on sys.path
 
 DEVICE = torch.device(os.environ.get("PROBE_DEVICE", "cuda"))
 
@@ -91,14 +92,9 @@ def worker(outdir, preset, path, index, n_total):
         fcntl.flock(lock, fcntl.LOCK_EX)
         ms = timed(run, 20)
         kernel_ms = kernels = None
-        if DEVICE.type == "cuda":
-            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-                for _ in range(5):
-                    run()
-                torch.cuda.synchronize()
-            events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA and e.device_time_total > 0]
-            kernel_ms = sum(e.device_time_total for e in events) / 5 / 1e3
-            kernels = len(events) / 5
+        if DEVICE.type == "cuda":  # the kernel sum of profile_kernels.py (its table goes to this worker's log)
+            pk = load_sweep().load_profile_kernels()
+            kernel_ms, kernels = pk.kernel_table(pk.profile_steps(lambda _b: run(), None, 5), 5, name, top=5)
     B, S, N = batch["msa_tokens"].shape
     fwd = t.analytic_flops(model_cfg, B, N, S)[name]
     if name not in ("Alg3_InputEmbedder", "DistanceHead"):

@@ -16,10 +16,20 @@ compiled module with CUDA events and profiles 5 more. Variants:
   cur_coord  cur with Inductor's coordinate-descent tuning of the Triton kernels
 Env PROBE_DEBUG=NAME,... sets TORCH_COMPILE_DEBUG for those variants (output_code.py).
 """
-import fcntl, glob, json, os, statistics, subprocess, sys, time
+import fcntl, glob, importlib.util, json, os, statistics, subprocess, sys, time
 import torch
 import torch.nn.functional as F
 import tiny_openfold_v1 as t
+
+
+def load_sweep():
+    """../h200_2026-12-02/inductor_sweep.py as a module: its load_profile_kernels()
+    and einsum_triangle_product (the fused path's line 4 before a6030d3)."""
+    path = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-02", "inductor_sweep.py")
+    spec = importlib.util.spec_from_file_location("inductor_sweep", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def addmm_variant(x, layers, fused):
@@ -46,7 +56,7 @@ def worker(outdir, name, n_total):
     elif base == "cl":
         t.project_channels_first = channels_last_variant
     elif base == "einsum":  # the fused path before a6030d3: line 4 by einsum and autograd
-        t.triangle_product = lambda a, b, o: torch.einsum("...cik,...cjk->...cij" if o else "...cki,...ckj->...cij", a, b)
+        t.triangle_product = load_sweep().einsum_triangle_product
     cfg = t.config_from_preset("medium")
     results = {}
     for cls in (t.TriangleMultiplicationOutgoing, t.TriangleMultiplicationIncoming):
@@ -74,9 +84,7 @@ def worker(outdir, name, n_total):
     deadline = time.time() + 240
     while len(glob.glob(os.path.join(outdir, "ready_*"))) < n_total and time.time() < deadline:
         time.sleep(1)
-    pk = __import__("importlib.util").util
-    spec = pk.spec_from_file_location("pk", os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-01", "profile_kernels.py"))
-    prof_mod = pk.module_from_spec(spec); spec.loader.exec_module(prof_mod)
+    prof_mod = load_sweep().load_profile_kernels()
     out = {}
     with open(os.path.join(outdir, "gpu.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
