@@ -78,6 +78,11 @@ import torch.nn.functional as F
 from torch.profiler import record_function
 from torch.utils.checkpoint import checkpoint
 
+try:  # --attention flex; FlexAttention arrived in torch 2.5
+    from torch.nn.attention.flex_attention import flex_attention
+except ImportError:  # pragma: no cover - older torch
+    flex_attention = None
+
 CHECKPOINT_FORMAT = "tinyopenfold-v1-checkpoint-1"
 
 
@@ -185,7 +190,7 @@ def config_from_preset(name: str, **overrides) -> TinyOpenFoldConfig:
 # A large negative *finite* logit for masked keys: a row whose keys are all
 # masked then gets a uniform softmax instead of NaN (Suppl. 1.11.8 uses 1e9).
 MASK_LOGIT = -1e9
-ATTENTION_IMPLEMENTATIONS = ("reference", "sdpa")
+ATTENTION_IMPLEMENTATIONS = ("reference", "sdpa", "flex")
 COMPILE_SCOPES = ("step", "block")  # --compile-scope (see make_objective)
 
 
@@ -352,14 +357,17 @@ class GatedAttention(nn.Module):
     The softmax runs in float32 even under autocast (a departure from nothing:
     AF2 computes it in float32 too).
 
-    Two implementations of the same function (TinyOpenFold.configure picks one):
+    Three implementations of the same function (TinyOpenFold.configure picks one):
     "reference" writes the logits out as above; "sdpa" hands q, k, v and one
     additive mask (the biases plus the key-mask bias) to PyTorch's fused
     scaled_dot_product_attention, whose memory-efficient kernel never stores the
-    [*, H, Q, K] logits and still returns the gradient of the bias.
+    [*, H, Q, K] logits and still returns the gradient of the bias; "flex" sends
+    the biased attentions (Alg. 7, 13, 14) to FlexAttention, whose generated
+    kernel reads the shared bias itself and sums its gradient over the rows
+    (Alg. 8 has no bias and keeps SDPA).
     """
 
-    attention = "reference"  # or "sdpa"
+    attention = "reference"  # or "sdpa" or "flex"
     chunk_size: Optional[int] = None  # rows (dim -3 of x) per chunk; None: all at once
     fuse_projections = False  # q, k, v and gate as one GEMM (see project())
 
@@ -386,7 +394,9 @@ class GatedAttention(nn.Module):
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
         q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
-        if self.attention == "sdpa":
+        if self.attention == "flex" and biases:
+            o = self._flex(q, k, v, biases, key_mask)
+        elif self.attention in ("sdpa", "flex"):
             o = self._fused(q, k, v, biases, key_mask)
         else:
             logits = at_least_fp32(torch.einsum("...hqc,...hkc->...hqk", q / math.sqrt(self.head_dim), k))
@@ -422,6 +432,53 @@ class GatedAttention(nn.Module):
         o = F.scaled_dot_product_attention(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
                                            attn_mask=bias.reshape(-1, *bias.shape[-3:]))
         return o.view(*lead, R, H, Q, c)
+
+    @staticmethod
+    def _flex(q, k, v, biases, key_mask) -> torch.Tensor:
+        """The same softmax(q k^T / sqrt(c) + sum(biases) + mask bias) v by FlexAttention.
+
+        FlexAttention runs one generated kernel whose score_mod adds, to each logit
+        of row r, the shared bias [*, H, Q, K] (one copy for all R rows, float32)
+        and the row's key-mask bias. Nothing of size [R, H, Q, K] is ever stored:
+        not the logits, not the mask, and not the bias gradient, which the backward
+        kernel accumulates over the rows into one float32 [*, H, Q, K] buffer.
+        (sdpa materialises the mask as [R, H, Q, K] bf16 and autograd then sums its
+        gradient over R.)
+        """
+        *lead, R, H, Q, c = q.shape
+        K = k.shape[-2]
+        bias = functools.reduce(torch.add, [at_least_fp32(b) for b in biases])  # [*, 1, H, Q, K]
+        bias = bias.expand(*lead, 1, H, Q, K).reshape(-1, H, Q, K)  # [L, H, Q, K], L = prod(lead)
+        mask_bias = mask_to_bias(at_least_fp32(key_mask)).reshape(-1, K)  # [L * R, K]
+
+        def add_biases(score, b, h, q_idx, k_idx):  # b indexes the L * R rows
+            return score + bias[b // R, h, q_idx, k_idx] + mask_bias[b, k_idx]
+
+        o = flex_kernel(q)(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
+                           score_mod=add_biases, kernel_options=FLEX_KERNEL_OPTIONS if q.is_cuda else None)
+        return o.view(*lead, R, H, Q, c)
+
+
+# FlexAttention's default tiles for head width 64 asked the H200 for 241 KB of shared
+# memory (it has 227 KB) and failed to compile; two pipeline stages fit, and were also
+# the faster setting at width 32 (results/h200_2026-12-02c).
+FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
+_COMPILED_FLEX = []
+
+
+def flex_kernel(q: torch.Tensor):
+    """flex_attention as it should be called for q. Inside torch.compile (--compile)
+    the call is traced into the model's graph and lowered to the generated kernel.
+    Eagerly on a GPU, FlexAttention would run its unfused reference code, so the call
+    goes through a compiled wrapper of its own (PyTorch's advice). On the CPU it runs
+    eagerly: the compiled CPU kernel has no backward (the tests use it forward)."""
+    if flex_attention is None:
+        raise UsageError(f"--attention flex: needs torch >= 2.5 (FlexAttention); this is torch {torch.__version__}")
+    if q.device.type == "cpu" or torch.compiler.is_compiling():
+        return flex_attention
+    if not _COMPILED_FLEX:
+        _COMPILED_FLEX.append(torch.compile(flex_attention, dynamic=False))
+    return _COMPILED_FLEX[0]
 
 
 class Transition(nn.Module):
@@ -852,7 +909,8 @@ class TinyOpenFold(nn.Module):
     def configure(self, attention: str = "reference", chunk_size: Optional[int] = None,
                   checkpoint_blocks: bool = False, fuse_projections: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
-        all four attentions (Alg. 7, 8, 13, 14). chunk_size: rows per chunk of the
+        all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in Alg. 7,
+        13 and 14, sdpa in Alg. 8). chunk_size: rows per chunk of the
         attentions, transitions, outer-product mean and triangle multiplications
         (see chunked()). checkpoint_blocks: keep only each block's inputs for
         backward and recompute the block (torch.utils.checkpoint).
@@ -1434,7 +1492,7 @@ class TrainConfig:
     emit_nvtx: bool = False  # NVTX (CUDA) / ROCTX (ROCm) ranges for nsys / rocprof
     peak_tflops: Optional[float] = None  # overrides the peak-FLOP/s table for MFU
     # Fast paths (issue: each computes the reference function; see tests/test_fast_paths.py)
-    attention: str = "reference"  # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14
+    attention: str = "reference"  # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14; "flex"
     chunk_size: Optional[int] = None  # rows per chunk of attentions, transitions, OPM, triangle mult.
     checkpoint_blocks: bool = False  # recompute each Evoformer block in backward
     fuse_projections: bool = False  # projections of one input as one GEMM (q/k/v/gate, triangle mult., OPM)
@@ -1594,6 +1652,9 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
         if tc.memory_profiling:
             raise UsageError("--cuda-graphs: a replayed graph has no phases to measure; profile memory without "
                              "--cuda-graphs (--compile is fine)")
+    if tc.attention == "flex" and device.type != "cuda":
+        raise UsageError("--attention flex: needs a CUDA or ROCm GPU (FlexAttention has no backward on the CPU); "
+                         "use --attention sdpa or reference")
     if tc.compile and mode == "dp":
         raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
 
@@ -2736,7 +2797,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 # =============================================================================
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
-BENCHMARK_PARTS = "reference, sdpa, fused, compile, compile-block, graphs, ckpt, chunk<N>"
+BENCHMARK_PARTS = "reference, sdpa, flex, fused, compile, compile-block, graphs, ckpt, chunk<N>"
 
 
 def parse_benchmark_path(text: str) -> dict:
@@ -2745,8 +2806,8 @@ def parse_benchmark_path(text: str) -> dict:
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections"}
     for part in text.split("+"):
-        if part == "sdpa":
-            fields["attention"] = "sdpa"
+        if part in ("sdpa", "flex"):
+            fields["attention"] = part
         elif part == "compile-block":
             fields.update(compile=True, compile_scope="block")
         elif part in switches:
@@ -3058,7 +3119,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("fast paths (each computes the reference function; see README 'Performance')")
     g.add_argument("--attention", choices=ATTENTION_IMPLEMENTATIONS, default="reference",
                    help="reference: einsum, float32 softmax, einsum; sdpa: fused scaled_dot_product_attention "
-                        "with the pair/triangle bias and key mask as one additive mask (no stored logits)")
+                        "with the pair/triangle bias and key mask as one additive mask (no stored logits); "
+                        "flex (GPU): FlexAttention for the biased attentions, reading the shared bias in the kernel "
+                        "(nothing of size rows x heads x N x N stored), SDPA for the column attention")
     g.add_argument("--compile", action="store_true",
                    help="torch.compile the forward + loss (and so the backward); fused AdamW on GPU")
     g.add_argument("--compile-scope", choices=COMPILE_SCOPES, default="step",

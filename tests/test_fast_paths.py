@@ -1,6 +1,6 @@
 """The fast paths compute the same function as the reference path.
 
-Each path (TinyOpenFold.configure: --attention sdpa, --chunk-size,
+Each path (TinyOpenFold.configure: --attention sdpa or flex, --chunk-size,
 --checkpoint-blocks) is compared with the reference on the same weights and
 inputs: forward outputs at real positions and the gradient of every parameter.
 float64 and randomised weights (AF2's initialisation zeroes every residual
@@ -97,6 +97,58 @@ REFERENCE = run(MODEL, ARGS)
 ], ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_fast_path_computes_the_reference_function(paths):
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
+
+
+@pytest.fixture
+def flex_on_cpu(monkeypatch):
+    """Let FlexAttention's eager (reference) code run backward on the CPU.
+
+    torch refuses it with one device check in front of code that computes it (the
+    script refuses --attention flex on a CPU for the same reason). With the check
+    off, the gradients below match the reference to 1e-9 in float64, so the test
+    does compare the flex path's score_mod (the shared bias of each row, the key
+    mask) with the reference formula. Under torch.utils.checkpoint (--chunk-size,
+    --checkpoint-blocks) this eager CPU code returns a wrong bias gradient (torch
+    2.13.0: a 3-row probe differed by 1.58), so those paths are compared forward
+    here and with gradients on the GPU, where FlexAttention runs compiled."""
+    import torch.nn.attention.flex_attention as flex_module
+    monkeypatch.setattr(flex_module, "_validate_device", lambda *tensors: None)
+
+
+@pytest.mark.parametrize("paths", [dict(attention="flex"), dict(attention="flex", fuse_projections=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_flex_computes_the_reference_function(flex_on_cpu, paths):
+    assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
+
+
+def test_flex_chunked_and_checkpointed_forward_matches_the_reference(flex_on_cpu):
+    model = copy.deepcopy(MODEL)
+    with torch.no_grad():
+        ref = model(*ARGS)
+        out = model.configure(attention="flex", chunk_size=3, checkpoint_blocks=True)(*ARGS)
+    pair = (ARGS[3][:, :, None] * ARGS[3][:, None, :])[..., None]
+    for key, m in (("distances", pair), ("pair", pair), ("msa", ARGS[3][:, None, :, None])):
+        assert torch.allclose(ref[key] * m, out[key] * m, atol=1e-10), key
+
+
+def test_flex_sends_the_biased_attentions_to_flex_attention(flex_on_cpu, monkeypatch):
+    """Alg. 7, 13 and 14 call FlexAttention, Alg. 8 (no bias) SDPA: 3 + 1 per block."""
+    calls = {"flex": 0, "sdpa": 0}
+    real_flex, real_sdpa = tof.flex_attention, tof.F.scaled_dot_product_attention
+
+    def flex(*a, **k):
+        calls["flex"] += 1
+        return real_flex(*a, **k)
+
+    def sdpa(*a, **k):
+        calls["sdpa"] += 1
+        return real_sdpa(*a, **k)
+
+    monkeypatch.setattr(tof, "flex_attention", flex)
+    monkeypatch.setattr(tof.F, "scaled_dot_product_attention", sdpa)
+    with torch.no_grad():
+        copy.deepcopy(MODEL).configure(attention="flex")(*ARGS)
+    assert calls == {"flex": 3 * CFG.n_evoformer_blocks, "sdpa": CFG.n_evoformer_blocks}
 
 
 def test_paths_really_differ_in_how_they_compute():
@@ -250,7 +302,10 @@ BF16_OUT_TOL, BF16_GRAD_TOL = 0.02, 0.05
 @gpu
 @pytest.mark.parametrize("paths", [dict(attention="sdpa"), dict(attention="sdpa", chunk_size=16),
                                    dict(attention="sdpa", checkpoint_blocks=True),
-                                   dict(attention="sdpa", fuse_projections=True)],
+                                   dict(attention="sdpa", fuse_projections=True),
+                                   dict(attention="flex"), dict(attention="flex", chunk_size=16),
+                                   dict(attention="flex", checkpoint_blocks=True),
+                                   dict(attention="flex", fuse_projections=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_bf16_fast_path_tracks_the_reference(paths):
     cfg = tof.config_from_preset("small")
@@ -317,8 +372,9 @@ def test_compile_on_cpu_trains_like_eager(scope):
 @gpu
 @pytest.mark.parametrize("paths", [dict(compile=True), dict(cuda_graphs=True),
                                    dict(attention="sdpa", compile=True, cuda_graphs=True),
-                                   dict(attention="sdpa", fuse_projections=True, compile=True, cuda_graphs=True)],
-                         ids=lambda p: "+".join(p))
+                                   dict(attention="sdpa", fuse_projections=True, compile=True, cuda_graphs=True),
+                                   dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     """fp32, the same optimizer settings (fused, capturable): the first step's loss
     and clipped gradients match the eager loop's, and so do the next two losses.
@@ -346,6 +402,29 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     scale = max(g.abs().max().item() for g in eager_grads)
     for a, b in zip(eager_grads, grads):
         assert (a - b).abs().max().item() <= 1e-4 * scale
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_gpu_flex_bias_gradient_survives_checkpoint(dtype):
+    """The flex path's bias gradient is accumulated inside FlexAttention's backward
+    kernel. Under torch.utils.checkpoint (--chunk-size, --checkpoint-blocks) that
+    backward runs after a recomputation; the gradients must not change (eager CPU
+    FlexAttention gets the bias gradient wrong there, see flex_on_cpu)."""
+    attention = tof.GatedAttention(16, 2, 16).cuda()
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 24, 16, device="cuda", requires_grad=True)  # [B, R, Q, c_in]
+    bias = torch.randn(2, 1, 2, 24, 24, device="cuda", requires_grad=True)
+    key_mask = (torch.rand(2, 5, 24, device="cuda") > 0.2).float()
+    attention.attention = "flex"
+    grads = []
+    for wrapped in (False, True):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            out = (tof.checkpoint(attention, x, [bias], key_mask, use_reentrant=False) if wrapped
+                   else attention(x, [bias], key_mask))
+        grads.append(torch.autograd.grad(out.float().sin().sum(), (x, bias)))
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * a.abs().max().item())
 
 
 def test_block_scope_compiles_one_graph_for_all_blocks():
@@ -448,6 +527,7 @@ def test_benchmark_path_parts_set_the_run_fields():
     assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
                           checkpoint_blocks=False, chunk_size=None, fuse_projections=True)
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
+    assert tof.parse_benchmark_path("flex+fused+compile")["attention"] == "flex"
     with pytest.raises(tof.UsageError, match="--benchmark-paths"):
         tof.parse_benchmark_path("sdpa+compile-model")
 
