@@ -364,7 +364,8 @@ class GatedAttention(nn.Module):
     [*, H, Q, K] logits and still returns the gradient of the bias; "flex" sends
     the biased attentions (Alg. 7, 13, 14) to FlexAttention, whose generated
     kernel reads the shared bias itself and sums its gradient over the rows
-    (Alg. 8 has no bias and keeps SDPA).
+    (Alg. 8 has no bias and keeps SDPA; on a GPU so do heads narrower than
+    FLEX_MIN_HEAD_WIDTH, which FlexAttention's generated kernel does not take).
     """
 
     attention = "reference"  # or "sdpa" or "flex"
@@ -394,7 +395,7 @@ class GatedAttention(nn.Module):
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
         q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
-        if self.attention == "flex" and biases:
+        if self.attention == "flex" and biases and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
             o = self._flex(q, k, v, biases, key_mask)
         elif self.attention in ("sdpa", "flex"):
             o = self._fused(q, k, v, biases, key_mask)
@@ -448,7 +449,11 @@ class GatedAttention(nn.Module):
         *lead, R, H, Q, c = q.shape
         K = k.shape[-2]
         bias = functools.reduce(torch.add, [at_least_fp32(b) for b in biases])  # [*, 1, H, Q, K]
-        bias = bias.expand(*lead, 1, H, Q, K).reshape(-1, H, Q, K)  # [L, H, Q, K], L = prod(lead)
+        # Contiguous, key axis last: the kernel reads a tile of bias[b, h] per block of
+        # queries and adds a tile of gradient into it. The triangle bias arrives as a
+        # permuted view ([*, j, k, H] memory); left so, both became strided accesses and
+        # the medium step took 2 ms longer than with SDPA (results/h200_2026-12-02c).
+        bias = bias.expand(*lead, 1, H, Q, K).reshape(-1, H, Q, K).contiguous()  # [L, H, Q, K], L = prod(lead)
         mask_bias = mask_to_bias(at_least_fp32(key_mask)).reshape(-1, K)  # [L * R, K]
 
         def add_biases(score, b, h, q_idx, k_idx):  # b indexes the L * R rows
@@ -463,6 +468,7 @@ class GatedAttention(nn.Module):
 # memory (it has 227 KB) and failed to compile; two pipeline stages fit, and were also
 # the faster setting at width 32 (results/h200_2026-12-02c).
 FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
+FLEX_MIN_HEAD_WIDTH = 16  # torch 2.11 on the H200: "embedding dimension ... must be at least 16"
 _COMPILED_FLEX = []
 
 

@@ -411,9 +411,9 @@ def test_gpu_flex_bias_gradient_survives_checkpoint(dtype):
     kernel. Under torch.utils.checkpoint (--chunk-size, --checkpoint-blocks) that
     backward runs after a recomputation; the gradients must not change (eager CPU
     FlexAttention gets the bias gradient wrong there, see flex_on_cpu)."""
-    attention = tof.GatedAttention(16, 2, 16).cuda()
+    attention = tof.GatedAttention(32, 2, 32).cuda()  # head width 16: FlexAttention's smallest
     torch.manual_seed(0)
-    x = torch.randn(2, 5, 24, 16, device="cuda", requires_grad=True)  # [B, R, Q, c_in]
+    x = torch.randn(2, 5, 24, 32, device="cuda", requires_grad=True)  # [B, R, Q, c_in]
     bias = torch.randn(2, 1, 2, 24, 24, device="cuda", requires_grad=True)
     key_mask = (torch.rand(2, 5, 24, device="cuda") > 0.2).float()
     attention.attention = "flex"
