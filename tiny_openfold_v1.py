@@ -78,7 +78,7 @@ import torch.nn.functional as F
 from torch.profiler import record_function
 from torch.utils.checkpoint import checkpoint
 
-try:  # --attention flex; FlexAttention arrived in torch 2.5
+try:  # --attention flex (FlexAttention, torch 2.5 and later)
     from torch.nn.attention.flex_attention import flex_attention
 except ImportError:  # pragma: no cover - older torch
     flex_attention = None
@@ -452,7 +452,7 @@ class GatedAttention(nn.Module):
         # Contiguous, key axis last: the kernel reads a tile of bias[b, h] per block of
         # queries and adds a tile of gradient into it. The triangle bias arrives as a
         # permuted view ([*, j, k, H] memory); left so, both became strided accesses and
-        # the medium step took 2 ms longer than with SDPA (results/h200_2026-12-02c).
+        # the medium step took 3 ms longer than with SDPA (results/h200_2026-12-02c).
         bias = bias.expand(*lead, 1, H, Q, K).reshape(-1, H, Q, K).contiguous()  # [L, H, Q, K], L = prod(lead)
         mask_bias = mask_to_bias(at_least_fp32(key_mask)).reshape(-1, K)  # [L * R, K]
 
@@ -466,7 +466,7 @@ class GatedAttention(nn.Module):
 
 # FlexAttention's default tiles for head width 64 asked the H200 for 241 KB of shared
 # memory (it has 227 KB) and failed to compile; two pipeline stages fit, and were also
-# the faster setting at width 32 (results/h200_2026-12-02c).
+# the faster setting at width 32 (results/h200_2026-12-02c). Not measured on ROCm.
 FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
 FLEX_MIN_HEAD_WIDTH = 16  # torch 2.11 on the H200: "embedding dimension ... must be at least 16"
 _COMPILED_FLEX = []
@@ -476,10 +476,11 @@ def flex_kernel(q: torch.Tensor):
     """flex_attention as it should be called for q. Inside torch.compile (--compile)
     the call is traced into the model's graph and lowered to the generated kernel.
     Eagerly on a GPU, FlexAttention would run its unfused reference code, so the call
-    goes through a compiled wrapper of its own (PyTorch's advice). On the CPU it runs
-    eagerly: the compiled CPU kernel has no backward (the tests use it forward)."""
+    goes through a compiled wrapper of its own (PyTorch's advice). On the CPU (the
+    tests) it runs eagerly: the compiled CPU kernel has no backward."""
     if flex_attention is None:
-        raise UsageError(f"--attention flex: needs torch >= 2.5 (FlexAttention); this is torch {torch.__version__}")
+        raise UsageError(f"--attention flex: needs a torch with FlexAttention (tested: 2.11, 2.13); "
+                         f"this is torch {torch.__version__}")
     if q.device.type == "cpu" or torch.compiler.is_compiling():
         return flex_attention
     if not _COMPILED_FLEX:
@@ -1498,7 +1499,8 @@ class TrainConfig:
     emit_nvtx: bool = False  # NVTX (CUDA) / ROCTX (ROCm) ranges for nsys / rocprof
     peak_tflops: Optional[float] = None  # overrides the peak-FLOP/s table for MFU
     # Fast paths (issue: each computes the reference function; see tests/test_fast_paths.py)
-    attention: str = "reference"  # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14; "flex"
+    # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14; "flex": FlexAttention in 7, 13, 14
+    attention: str = "reference"
     chunk_size: Optional[int] = None  # rows per chunk of attentions, transitions, OPM, triangle mult.
     checkpoint_blocks: bool = False  # recompute each Evoformer block in backward
     fuse_projections: bool = False  # projections of one input as one GEMM (q/k/v/gate, triangle mult., OPM)
