@@ -99,6 +99,14 @@ def test_fast_path_computes_the_reference_function(paths):
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
 
 
+def counted(calls: dict, name: str, fn):
+    """fn, counting its calls in calls[name]."""
+    def wrapper(*args, **kwargs):
+        calls[name] += 1
+        return fn(*args, **kwargs)
+    return wrapper
+
+
 @pytest.fixture
 def flex_on_cpu(monkeypatch):
     """Let FlexAttention's eager (reference) code run backward on the CPU.
@@ -134,18 +142,9 @@ def test_flex_chunked_and_checkpointed_forward_matches_the_reference(flex_on_cpu
 def test_flex_sends_the_biased_attentions_to_flex_attention(flex_on_cpu, monkeypatch):
     """Alg. 7, 13 and 14 call FlexAttention, Alg. 8 (no bias) SDPA: 3 + 1 per block."""
     calls = {"flex": 0, "sdpa": 0}
-    real_flex, real_sdpa = tof.flex_attention, tof.F.scaled_dot_product_attention
-
-    def flex(*a, **k):
-        calls["flex"] += 1
-        return real_flex(*a, **k)
-
-    def sdpa(*a, **k):
-        calls["sdpa"] += 1
-        return real_sdpa(*a, **k)
-
-    monkeypatch.setattr(tof, "flex_attention", flex)
-    monkeypatch.setattr(tof.F, "scaled_dot_product_attention", sdpa)
+    monkeypatch.setattr(tof, "flex_attention", counted(calls, "flex", tof.flex_attention))
+    monkeypatch.setattr(tof.F, "scaled_dot_product_attention",
+                        counted(calls, "sdpa", tof.F.scaled_dot_product_attention))
     with torch.no_grad():
         copy.deepcopy(MODEL).configure(attention="flex")(*ARGS)
     assert calls == {"flex": 3 * CFG.n_evoformer_blocks, "sdpa": CFG.n_evoformer_blocks}
@@ -156,16 +155,8 @@ def test_paths_really_differ_in_how_they_compute():
     slices, checkpointing recomputes (so the tests above compare two codes)."""
     calls = {"sdpa": 0, "checkpoint": 0}
     real_sdpa, real_ckpt = tof.F.scaled_dot_product_attention, tof.checkpoint
-
-    def sdpa(*a, **k):
-        calls["sdpa"] += 1
-        return real_sdpa(*a, **k)
-
-    def ckpt(*a, **k):
-        calls["checkpoint"] += 1
-        return real_ckpt(*a, **k)
-
-    tof.F.scaled_dot_product_attention, tof.checkpoint = sdpa, ckpt
+    tof.F.scaled_dot_product_attention = counted(calls, "sdpa", real_sdpa)
+    tof.checkpoint = counted(calls, "checkpoint", real_ckpt)
     try:
         run(MODEL, ARGS, attention="sdpa")
         assert calls == {"sdpa": 4 * CFG.n_evoformer_blocks, "checkpoint": 0}
