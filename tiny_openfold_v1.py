@@ -1663,6 +1663,9 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
     if tc.attention == "flex" and device.type != "cuda":
         raise UsageError("--attention flex: needs a CUDA or ROCm GPU (FlexAttention has no backward on the CPU); "
                          "use --attention sdpa or reference")
+    if tc.attention == "flex" and mode == "dp":
+        raise UsageError("--attention flex: not with DataParallel (FlexAttention runs through torch.compile, as "
+                         "--compile does); launch with torchrun (DDP) or use --parallel none")
     if tc.compile and mode == "dp":
         raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
 

@@ -150,6 +150,17 @@ def test_flex_sends_the_biased_attentions_to_flex_attention(flex_on_cpu, monkeyp
     assert calls == {"flex": 3 * CFG.n_evoformer_blocks, "sdpa": CFG.n_evoformer_blocks}
 
 
+def test_flex_is_refused_where_it_cannot_run():
+    """No backward on a CPU; DataParallel's threads around a torch.compile'd kernel are
+    refused for --compile too. A GPU in one process or under torchrun is fine."""
+    with pytest.raises(tof.UsageError, match="--attention flex"):
+        tof.check_fast_paths(tof.TrainConfig(attention="flex"), torch.device("cpu"), "none", None)
+    with pytest.raises(tof.UsageError, match="--attention flex.*DataParallel"):
+        tof.check_fast_paths(tof.TrainConfig(attention="flex"), torch.device("cuda"), "dp", None)
+    for mode in ("none", "ddp"):
+        tof.check_fast_paths(tof.TrainConfig(attention="flex"), torch.device("cuda"), mode, None)
+
+
 def test_paths_really_differ_in_how_they_compute():
     """The switches reach every module: sdpa calls the fused kernel, chunking
     slices, checkpointing recomputes (so the tests above compare two codes)."""
