@@ -469,7 +469,6 @@ class GatedAttention(nn.Module):
 # the faster setting at width 32 (results/h200_2026-12-02c). Not measured on ROCm.
 FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
 FLEX_MIN_HEAD_WIDTH = 16  # torch 2.11 on the H200: "embedding dimension ... must be at least 16"
-_COMPILED_FLEX = []
 
 
 def flex_kernel(q: torch.Tensor):
@@ -478,14 +477,15 @@ def flex_kernel(q: torch.Tensor):
     Eagerly on a GPU, FlexAttention would run its unfused reference code, so the call
     goes through a compiled wrapper of its own (PyTorch's advice). On the CPU (the
     tests) it runs eagerly: the compiled CPU kernel has no backward."""
-    if flex_attention is None:
-        raise UsageError(f"--attention flex: needs a torch with FlexAttention (tested: 2.11, 2.13); "
-                         f"this is torch {torch.__version__}")
     if q.device.type == "cpu" or torch.compiler.is_compiling():
         return flex_attention
-    if not _COMPILED_FLEX:
-        _COMPILED_FLEX.append(torch.compile(flex_attention, dynamic=False))
-    return _COMPILED_FLEX[0]
+    return compiled_flex_attention()
+
+
+@functools.cache
+def compiled_flex_attention():
+    """One torch.compile'd flex_attention for the process, made at its first use."""
+    return torch.compile(flex_attention, dynamic=False)
 
 
 class Transition(nn.Module):
@@ -926,6 +926,9 @@ class TinyOpenFold(nn.Module):
         as one matrix product each (see project(), project_channels_first())."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
+        if attention == "flex" and flex_attention is None:
+            raise UsageError(f"--attention flex: needs a torch with FlexAttention (tested: 2.11, 2.13); "
+                             f"this is torch {torch.__version__}")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
             raise UsageError(f"--chunk-size: must be a positive integer, got {chunk_size!r}")
         self.checkpoint_blocks = checkpoint_blocks
@@ -2808,7 +2811,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 # =============================================================================
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
-BENCHMARK_PARTS = "reference, sdpa, flex, fused, compile, compile-block, graphs, ckpt, chunk<N>"
+BENCHMARK_PARTS = ", ".join(ATTENTION_IMPLEMENTATIONS) + ", fused, compile, compile-block, graphs, ckpt, chunk<N>"
 
 
 def parse_benchmark_path(text: str) -> dict:
@@ -2817,7 +2820,9 @@ def parse_benchmark_path(text: str) -> dict:
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections"}
     for part in text.split("+"):
-        if part in ("sdpa", "flex"):
+        if part == "reference":  # the default; names the reference row
+            continue
+        if part in ATTENTION_IMPLEMENTATIONS:
             fields["attention"] = part
         elif part == "compile-block":
             fields.update(compile=True, compile_scope="block")
@@ -2825,7 +2830,7 @@ def parse_benchmark_path(text: str) -> dict:
             fields[switches[part]] = True
         elif part.startswith("chunk") and part[5:].isdigit() and int(part[5:]) > 0:
             fields["chunk_size"] = int(part[5:])
-        elif part != "reference":
+        else:
             raise UsageError(f"--benchmark-paths: unknown part {part!r} in {text!r}; join parts of "
                              f"{BENCHMARK_PARTS} with '+', e.g. sdpa+compile+graphs")
     return fields

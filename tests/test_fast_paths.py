@@ -283,9 +283,12 @@ def test_bf16_autocast_sdpa_tracks_reference_on_cpu():
         assert (ref[key] - fast[key]).abs().max().item() <= 0.05 * scale, key
 
 
-def test_configure_rejects_bad_values():
+def test_configure_rejects_bad_values(monkeypatch):
     with pytest.raises(tof.UsageError, match="--attention"):
         copy.deepcopy(MODEL).configure(attention="flash")
+    monkeypatch.setattr(tof, "flex_attention", None)  # a torch without FlexAttention
+    with pytest.raises(tof.UsageError, match="--attention flex: needs a torch with FlexAttention"):
+        copy.deepcopy(MODEL).configure(attention="flex")
     with pytest.raises(tof.UsageError, match="--chunk-size"):
         copy.deepcopy(MODEL).configure(chunk_size=0)
 

@@ -24,18 +24,21 @@ gradient from the float64 reference, relative to its largest magnitude.
 """
 import json
 import math
+import os
 import sys
 import time
-
-import importlib.util
-import os
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.flex_attention import flex_attention
 
-MASK_LOGIT = -1e9
+import tiny_openfold_v1 as t  # PYTHONPATH=. (the repository root)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "h200_2026-12-01"))
+import profile_kernels as pk  # noqa: E402  kernel_table, profile_steps
+
+MASK_LOGIT = t.MASK_LOGIT
 dev = "cuda"
 
 # name: (L lead batch, R rows, H heads, Q = K positions, c head width)
@@ -78,15 +81,7 @@ def flex(q, k, v, bias, key_mask, kernel_options=None):
 
 
 def flex2(q, k, v, bias, key_mask):
-    return flex(q, k, v, bias, key_mask, kernel_options={"fwd_num_stages": 2, "bwd_num_stages": 2})
-
-
-def load_profile_kernels():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "h200_2026-12-01", "profile_kernels.py")
-    spec = importlib.util.spec_from_file_location("profile_kernels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return flex(q, k, v, bias, key_mask, kernel_options=t.FLEX_KERNEL_OPTIONS)
 
 
 def time_variant(fn, inputs, iters=50, warmup=10):
@@ -105,7 +100,6 @@ def time_variant(fn, inputs, iters=50, warmup=10):
     end.record()
     torch.cuda.synchronize()
     wall_ms = start.elapsed_time(end) / iters
-    pk = load_profile_kernels()
     kernel_ms, kernels = pk.kernel_table(pk.profile_steps(lambda _b: step(), None, 10), 10, "call", top=3)
     return wall_ms, kernel_ms, kernels
 
