@@ -14,7 +14,10 @@ bf16 autocast and check torch.compile and the CUDA-graph step.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import json
+import shutil
 
 import pytest
 import torch
@@ -378,7 +381,9 @@ def test_compile_on_cpu_trains_like_eager(scope):
 @pytest.mark.parametrize("paths", [dict(compile=True), dict(cuda_graphs=True),
                                    dict(attention="sdpa", compile=True, cuda_graphs=True),
                                    dict(attention="sdpa", fuse_projections=True, compile=True, cuda_graphs=True),
-                                   dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True)],
+                                   dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True),
+                                   dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True,
+                                        flat_optimizer=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     """fp32, the same optimizer settings (fused, capturable): the first step's loss
@@ -407,6 +412,27 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     scale = max(g.abs().max().item() for g in eager_grads)
     for a, b in zip(eager_grads, grads):
         assert (a - b).abs().max().item() <= 1e-4 * scale
+
+
+@gpu
+@pytest.mark.parametrize("graphs", [False, True], ids=["fused-adamw", "graphed"])
+def test_gpu_flat_optimizer_updates_like_fused_adamw(graphs):
+    """On the GPU (fused AdamW kernel; with graphs also capturable, lr a tensor), fp32:
+    three steps with --flat-optimizer leave the weights of three steps without it."""
+    cfg = tof.config_from_preset("tiny")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    weights = []
+    for flat in (False, True):
+        tc, model, optimizer, objective, batches = _step_setup(
+            "cuda", dict(attention="sdpa", cuda_graphs=graphs, flat_optimizer=flat), cfg)
+        assert isinstance(optimizer, tof.FlatAdamW) == flat and optimizer.defaults["fused"]
+        step = (tof.CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if graphs else
+                functools.partial(tof.train_step, objective, model, optimizer, None, tc.grad_clip))
+        for batch in batches:
+            step(batch)
+        weights.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*weights):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
 
 
 @gpu
@@ -505,6 +531,117 @@ def test_optimizer_state_loads_across_implementations():
     assert float(other.state[p]["step"]) == 1.0
 
 
+def _adamw_steps(model, flat, steps=3, **kwargs):
+    """`steps` AdamW updates through optimizer_update (gather, clip, step) with a
+    clip that bites; the weights and the per-parameter optimizer state after them."""
+    optimizer = (tof.FlatAdamW if flat else torch.optim.AdamW)(model.parameters(), lr=1e-2, **kwargs)
+    args = inputs(cfg=model.config)
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        model(*args)["distances"].square().mean().backward()
+        tof.optimizer_update(optimizer, None, grad_clip=0.05)
+    return [p.detach().clone() for p in model.parameters()], optimizer.state_dict()
+
+
+def test_flat_optimizer_updates_like_adamw():
+    """--flat-optimizer: clipping and AdamW (with weight decay) over one flat buffer
+    give the weights, moments and step counts of torch.optim.AdamW over the
+    parameters, in float64 to rounding; its state_dict has AdamW's layout."""
+    (w_ref, s_ref), (w_flat, s_flat) = (_adamw_steps(randomised(), flat, weight_decay=0.1) for flat in (False, True))
+    for a, b in zip(w_ref, w_flat):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    assert max((a - b).abs().max().item() for a, b in zip(w_ref, randomised().parameters())) > 1e-3  # it trained
+    assert s_ref["param_groups"][0].keys() == s_flat["param_groups"][0].keys()
+    assert s_ref["param_groups"][0]["params"] == s_flat["param_groups"][0]["params"]
+    assert s_ref["state"].keys() == s_flat["state"].keys()
+    for i, state in s_ref["state"].items():
+        for key, value in state.items():
+            assert s_flat["state"][i][key].shape == value.shape, (i, key)
+            torch.testing.assert_close(s_flat["state"][i][key], value, rtol=1e-12, atol=1e-18)
+
+
+def test_flat_optimizer_shares_storage_with_the_model_and_keeps_it_aligned():
+    model = randomised()
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = tof.FlatAdamW(model.parameters(), lr=1e-3)
+    flat = optimizer.flat
+    for p, b in zip(model.parameters(), before):
+        assert torch.equal(p, b)  # the values moved into the buffer unchanged
+        assert p.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()
+        assert p.storage_offset() % tof.FlatAdamW.ALIGN == 0
+    with torch.no_grad():
+        flat.add_(1.0)  # what AdamW's in-place update does: the model sees it
+    assert all(torch.equal(p, b + 1.0) for p, b in zip(model.parameters(), before))
+    model.zero_grad(set_to_none=True)
+    model(*ARGS)["distances"].sum().backward()
+    optimizer.gather_gradients()
+    for p, where in zip(model.parameters(), optimizer.slices):
+        assert torch.equal(flat.grad[where], p.grad.reshape(-1))
+    gaps = torch.ones_like(flat, dtype=torch.bool)
+    for where in optimizer.slices:
+        gaps[where] = False
+    assert gaps.any() and not flat.grad[gaps].any()  # the padding between parameters holds zeros
+    optimizer.zero_grad()
+    assert flat.grad is None and all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("direction", ["flat to reference", "reference to flat"])
+def test_optimizer_state_moves_between_flat_and_reference(direction):
+    """A checkpoint of either optimizer resumes on the other, and the next steps are
+    those of an uninterrupted run."""
+    first_flat = direction == "flat to reference"
+    model = randomised()
+    _, state = _adamw_steps(model, first_flat, steps=2)
+    resumed = (torch.optim.AdamW if first_flat else tof.FlatAdamW)(model.parameters(), lr=1e-2)
+    tof.load_optimizer_state(resumed, state)
+    args = inputs(cfg=model.config)
+    for _ in range(2):
+        resumed.zero_grad(set_to_none=True)
+        model(*args)["distances"].square().mean().backward()
+        tof.optimizer_update(resumed, None, grad_clip=0.05)
+    uninterrupted, _ = _adamw_steps(randomised(), flat=False, steps=4)
+    for a, b in zip(uninterrupted, model.parameters()):
+        torch.testing.assert_close(b.detach(), a, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="this model has"):
+        tof.FlatAdamW(randomised(dataclasses.replace(CFG, n_evoformer_blocks=1)).parameters(), lr=1e-2).load_state_dict(state)
+
+
+def test_flat_optimizer_is_refused_with_data_parallel():
+    with pytest.raises(tof.UsageError, match="--flat-optimizer: not with DataParallel"):
+        tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True), torch.device("cuda"), "dp", None)
+    tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True), torch.device("cpu"), "ddp", None)
+
+
+def test_flat_optimizer_trains_like_the_reference_and_resumes_on_it(tmp_path, monkeypatch):
+    """train() end to end: 6 steps of --compile --flat-optimizer have the losses of 6
+    reference steps, and the checkpoint the flat run wrote at step 3 resumes on the
+    reference optimizer into the reference run's last 3 steps."""
+    cfg = tof.TinyOpenFoldConfig(msa_dim=8, pair_dim=8, n_heads_msa=2, n_heads_pair=2, msa_intermediate_dim=16,
+                                 pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=1,
+                                 max_seq_len=10, n_seqs=3)
+
+    def run_train(name, **fields):
+        tc = tof.TrainConfig(batch_size=2, num_steps=6, lr_warmup_steps=2, eval_samples=4, warmup_steps=1,
+                             log_every=1, profile_dir=str(tmp_path / name / "p"),
+                             checkpoint_dir=str(tmp_path / name / "c"), device="cpu", quiet=True, **fields)
+        return tof.train(cfg, tc)
+
+    saved = tof.save_checkpoint
+
+    def keep_step_3(path, step, *args, **kwargs):
+        saved(path, step, *args, **kwargs)
+        if step == 3:
+            shutil.copy(path, tmp_path / "step3.pt")
+
+    ref = run_train("reference")
+    monkeypatch.setattr(tof, "save_checkpoint", keep_step_3)
+    flat = run_train("flat", attention="sdpa", compile=True, flat_optimizer=True, save_every=3)
+    monkeypatch.undo()
+    assert flat["loss_history"] == pytest.approx(ref["loss_history"], rel=1e-4)
+    resumed = run_train("resumed", resume=str(tmp_path / "step3.pt"))
+    assert resumed["loss_history"] == pytest.approx(ref["loss_history"][3:], rel=1e-4)
+
+
 def test_fast_training_loop_matches_the_reference_loop(tmp_path):
     """train() with --compile runs the fast loop (no synchronisation inside a step,
     losses read at log steps, windowed timing, padded batches of varying length);
@@ -530,8 +667,9 @@ def test_fast_training_loop_matches_the_reference_loop(tmp_path):
 def test_benchmark_path_parts_set_the_run_fields():
     fields = tof.parse_benchmark_path("sdpa+fused+compile-block+graphs")
     assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
-                          checkpoint_blocks=False, chunk_size=None, fuse_projections=True)
+                          checkpoint_blocks=False, chunk_size=None, fuse_projections=True, flat_optimizer=False)
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
+    assert tof.parse_benchmark_path("sdpa+graphs+flat")["flat_optimizer"] is True
     assert tof.parse_benchmark_path("flex+fused+compile")["attention"] == "flex"
     with pytest.raises(tof.UsageError, match="--benchmark-paths"):
         tof.parse_benchmark_path("sdpa+compile-model")

@@ -12,7 +12,7 @@ opt = t.make_optimizer(model, tc, dev)
 obj = t.make_objective(model, cfg, tc, amp, dev)
 batch = t.benchmark_batch(cfg, tc.batch_size, dev, 0)
 def eager(b):
-    opt.zero_grad(set_to_none=True); loss = obj(b); loss.backward(); t.optimizer_update(model, opt, None, tc.grad_clip); return loss
+    opt.zero_grad(set_to_none=True); loss = obj(b); loss.backward(); t.optimizer_update(opt, None, tc.grad_clip); return loss
 step = t.CudaGraphStep(obj, model, opt, tc.grad_clip, batch) if tc.cuda_graphs else eager
 for _ in range(2): step(batch)
 torch.cuda.synchronize()
