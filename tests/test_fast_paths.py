@@ -383,7 +383,9 @@ def test_compile_on_cpu_trains_like_eager(scope):
                                    dict(attention="sdpa", fuse_projections=True, compile=True, cuda_graphs=True),
                                    dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True),
                                    dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True,
-                                        flat_optimizer=True)],
+                                        flat_optimizer=True),
+                                   dict(attention="flex", compile=True, chunk_size=8),
+                                   dict(attention="flex", compile=True, checkpoint_blocks=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     """fp32, the same optimizer settings (fused, capturable): the first step's loss

@@ -15,6 +15,7 @@ tuning of Triton kernel configs); einsum is not an Inductor setting but the fuse
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
+SWEEP_TOP (default 12) is how many of the top kernels each log lists.
 A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
@@ -75,7 +76,8 @@ def worker(outdir, deadline, n_total, name, spec):
         others_ready = len(glob.glob(os.path.join(outdir, "ready_*")))
         result = t.time_steps(step, batches, batch, device, STEPS, 2)
         kernel_ms, kernels = (0.0, 0) if device.type == "cpu" else pk.kernel_table(pk.profile_steps(step, batches[0], PROFILED), PROFILED,
-                                             f"{name}: {preset} {path} {'+'.join(opts) or 'default inductor'}")
+                                             f"{name}: {preset} {path} {'+'.join(opts) or 'default inductor'}",
+                                             top=int(os.environ.get("SWEEP_TOP", 12)))
     flops = t.analytic_train_flops(cfg, batch)
     result.update(name=name, preset=preset, path=path, inductor=opts, setup_s=round(setup_s, 1),
                   tflops=flops / result["ms_per_step"] / 1e9, mfu=flops / result["ms_per_step"] / 1e9 / 989.4,
