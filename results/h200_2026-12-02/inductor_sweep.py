@@ -9,7 +9,8 @@ until every process is ready (or DEADLINE_S seconds have passed), takes an
 exclusive lock, and alone on the GPU times 20 steps with CUDA events
 (tiny_openfold_v1.time_steps) and profiles 5 more (kernel count and kernel time
 per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
-settings: combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
+settings: mix64, mix128 (triton.mix_order_reduction_split_size), nomix (no mix-order
+reductions), pdl (triton.enable_pdl), combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), and
@@ -28,7 +29,13 @@ import tiny_openfold_v1 as t
 
 STEPS, WARMUP, PROFILED = int(os.environ.get("SWEEP_STEPS", 20)), 4, 5
 OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, "max_autotune_gemm": True},
-           "coord": {"coordinate_descent_tuning": True}}
+           "coord": {"coordinate_descent_tuning": True},
+           # LayerNorm backward as one "mix-order" kernel writes partial weight/bias gradients
+           # of [rows / split, C] and finishes them with an aten sum(dim=0); split 16 by default
+           "mix64": {"triton.mix_order_reduction_split_size": 64},
+           "mix128": {"triton.mix_order_reduction_split_size": 128},
+           "nomix": {"triton.mix_order_reduction": False},
+           "pdl": {"triton.enable_pdl": True}}  # programmatic dependent launch (Hopper)
 
 
 def load_profile_kernels():
@@ -56,7 +63,12 @@ def worker(outdir, deadline, n_total, name, spec):
             t.triangle_product = einsum_triangle_product
             continue
         for key, value in OPTIONS[o].items():
-            setattr(torch._inductor.config, key, value)
+            *parents, leaf = key.split(".")
+            config = torch._inductor.config
+            for parent in parents:
+                config = getattr(config, parent)
+            getattr(config, leaf)  # an unknown setting fails here, not silently
+            setattr(config, leaf, value)
     cfg = t.config_from_preset(preset)
     batch = t.PRESETS[preset]["batch_size"]
     tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=batch, **t.parse_benchmark_path(path))
