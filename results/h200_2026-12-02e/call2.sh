@@ -7,7 +7,7 @@ export PYTHONPATH=.
 git rev-parse HEAD > $D/commit.txt 2>/dev/null
 (TORCHINDUCTOR_CACHE_DIR=/tmp/ic_medium timeout 400 python3 results/h200_2026-12-02e/kernel_code.py medium \
     flex+fused+compile+flat $D/kernels cat_mul_sigmoid_backward cat_permute_unsqueeze \
-    clone_native_layer_norm_backward_permute unsafe_view_clone_permute__ triton_red_fused_sum_ \
+    clone_native_layer_norm_backward_permute "fused__unsafe_view_clone_permute_[0-9]+$" triton_red_fused_sum_ \
     add_mul_native_layer_norm_backward_sigmoid_sigmoid_backward flex_attention_backward \
     > $D/kernel_code.txt 2>&1; echo "kernel_code rc=$?" >> $D/rc.txt) &
 timeout 200 python3 -m pytest -q -rA tests/test_fast_paths.py -k "gpu and flat_optimizer_updates" > $D/gpu_tests.txt 2>&1
