@@ -13,7 +13,8 @@ settings: mix64, mix128 (triton.mix_order_reduction_split_size), nomix (no mix-o
 reductions), pdl (triton.enable_pdl), combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
-triangle multiplication as it was before a6030d3 (einsum, autograd's backward), and
+triangle multiplication as it was before a6030d3 (einsum, autograd's backward), bmm
+the fused a/b projections of Alg. 11/12 as one product per protein (batched_project_channels_first), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -52,12 +53,36 @@ def einsum_triangle_product(a, b, outgoing):
     return torch.einsum("...cik,...cjk->...cij" if outgoing else "...cki,...ckj->...cij", a, b)
 
 
+def batched_project_channels_first(x, layers, fused):
+    """OPTS "bmm": project_channels_first with one product per protein, W @ x_b^T by bmm
+    over the expanded weight, so its output is [*, c_out, I, J] contiguous (not a
+    [c_out, *, I, J] buffer seen through movedim); the weight gradient is then a bmm and
+    a sum over the batch."""
+    if not t.fusing(x, fused):
+        return PROJECT_CHANNELS_FIRST(x, layers, fused)
+    weight, bias = t.concatenated_weights(layers)
+    rows = x.reshape(-1, x.shape[-3] * x.shape[-2], x.shape[-1])  # [L, I J, c_in]
+    if torch.is_autocast_enabled(x.device.type):  # cast before expanding: one copy of the weight, not L
+        weight = weight.to(torch.get_autocast_dtype(x.device.type))
+    out = torch.bmm(weight.expand(rows.shape[0], -1, -1), rows.transpose(1, 2))  # [L, c_out, I J]
+    out = out.view(*x.shape[:-3], -1, x.shape[-3], x.shape[-2])
+    if bias is not None:
+        out = out + bias.to(out.dtype)[:, None, None]
+    return out.split([layer.out_features for layer in layers], dim=-3)
+
+
+PROJECT_CHANNELS_FIRST = t.project_channels_first
+
+
 def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
     for o in opts:
         if o == "fusedadam":  # the fused AdamW kernel, on code that compiled --compile's optimizer step
             t.COMPILE_OPTIMIZER = False
+            continue
+        if o == "bmm":
+            t.project_channels_first = batched_project_channels_first
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product
