@@ -55,6 +55,18 @@ def test_ddp_on_two_processes_equals_one_process_on_the_global_batch(tmp_path):
     assert summary["loss_history"] == pytest.approx(one_summary["loss_history"], rel=1e-5)
 
 
+def test_ddp_with_flat_optimizer_equals_one_reference_process(tmp_path):
+    """--flat-optimizer under DDP: FlatAdamW makes each parameter a view of its buffer
+    before DDP wraps the model, so DDP's start-up broadcast writes into the buffer and
+    its averaged gradients are gathered from the views; two processes end with the
+    weights of one process with plain AdamW."""
+    one, out_one = train(tmp_path, "one")
+    two, out_two = train(tmp_path, "ddp2_flat", "--flat-optimizer", procs=2)
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert_same_weights(weights(out_one), weights(out_two))
+
+
 def test_gradient_accumulation_equals_the_whole_batch(tmp_path):
     whole, out_whole = train(tmp_path, "whole")
     accum, out_accum = train(tmp_path, "accum", "--grad-accum-steps", "2")
