@@ -482,9 +482,18 @@ def flex_kernel(q: torch.Tensor):
     return compiled_flex_attention()
 
 
+# The compiled flex_attention of eager runs compiles once per input shape, and torch
+# stops at 8 shapes (torch._dynamo.config.recompile_limit): past them it runs the call
+# uncompiled, which on torch 2.11 fails ("Detected that you are using FX to symbolically
+# trace a dynamo-optimized function"). Eval batches, chunk remainders and the single-sequence
+# control make more than 8; train() also pads flex batches to one length (pad_length).
+FLEX_RECOMPILE_LIMIT = 64
+
+
 @functools.cache
 def compiled_flex_attention():
     """One torch.compile'd flex_attention for the process, made at its first use."""
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, FLEX_RECOMPILE_LIMIT)
     return torch.compile(flex_attention, dynamic=False)
 
 
@@ -1271,7 +1280,7 @@ class SyntheticProteinDataset(torch.utils.data.Dataset):
 
 def collate_proteins(samples: List[Dict[str, np.ndarray]], pad_to: Optional[int] = None) -> Dict[str, torch.Tensor]:
     """Pad a list of samples to the longest (or to pad_to residues, so every batch
-    has one shape: what --compile and --cuda-graphs want); masks mark real
+    has one shape: what compiled code wants, see pad_length); masks mark real
     residues (1) and padding (0)."""
     B = len(samples)
     S = samples[0]["msa"].shape[0]
@@ -1971,10 +1980,19 @@ def make_loader(dataset, tc: TrainConfig, device: torch.device, start_step: int 
                                        num_workers=tc.num_workers, pin_memory=device.type == "cuda", **kwargs)
 
 
+def pad_length(cfg: TinyOpenFoldConfig, tc: TrainConfig, training: bool) -> Optional[int]:
+    """The residue count batches are padded to (None: each batch to its longest protein).
+    Compiled code compiles once per input shape: the fast loop's step (--compile,
+    --cuda-graphs) and --attention flex's FlexAttention, which is compiled also when
+    the model is not. One length keeps that to one compilation per shape of the model."""
+    return cfg.max_seq_len if tc.attention == "flex" or (training and tc.fast_loop) else None
+
+
 def heldout_batches(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> List[Dict[str, torch.Tensor]]:
     ds = SyntheticProteinDataset(tc.eval_samples, cfg.max_seq_len, cfg.n_seqs, tc.eval_seed, tc.min_seq_len)
     bs = max(1, min(tc.batch_size, 16))
-    return [collate_proteins([ds[i] for i in range(s, min(s + bs, len(ds)))]) for s in range(0, len(ds), bs)]
+    return [collate_proteins([ds[i] for i in range(s, min(s + bs, len(ds)))], pad_to=pad_length(cfg, tc, False))
+            for s in range(0, len(ds), bs)]
 
 
 def log(tc: TrainConfig, *args) -> None:
@@ -2572,7 +2590,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     profiling = tc.pytorch_profiler and par.is_main  # rank 0 traces; the others just train
     if profiling or memprof is not None:  # measured on the first training batch (this process's share)
         first = collate_proteins([dataset[i] for i in range(start_step * tc.batch_size,
-                                                              start_step * tc.batch_size + local_batch)])
+                                                              start_step * tc.batch_size + local_batch)],
+                                 pad_to=pad_length(cfg, tc, training=True))
         first = {k: v.to(device) for k, v in first.items()}
         if profiling:
             counter_flops = torch_counter_train_flops(model, first) * par.world_size
@@ -2645,7 +2664,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
             window = {"start": t_end, "steps": 0, "samples": 0, "flops": 0.0}
             pending: List[torch.Tensor] = []  # fast loop: losses still on the device
             for batch in make_loader(dataset, tc, device, start_step, par.rank, par.world_size,
-                                     pad_to=cfg.max_seq_len if tc.fast_loop else None):
+                                     pad_to=pad_length(cfg, tc, training=True)):
                 t0 = t_end  # the step's wall time includes waiting for its data
                 rel = step - start_step
                 if memprof is not None:

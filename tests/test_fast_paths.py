@@ -451,6 +451,35 @@ def test_gpu_flat_optimizer_updates_like_fused_adamw(graphs):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
 
 
+def test_flex_and_the_fast_loop_pad_batches_to_one_length():
+    """Compiled code compiles per input shape: the fast loop pads its training batches,
+    and --attention flex (a compiled FlexAttention even in eager runs) pads its training
+    and held-out batches, to --seq-len; the reference path pads each to its longest."""
+    cfg = tof.config_from_preset("tiny", max_seq_len=20)
+    for fields, train, held_out in ((dict(), None, None), (dict(compile=True), 20, None),
+                                    (dict(attention="flex"), 20, 20), (dict(attention="sdpa"), None, None)):
+        tc = tof.TrainConfig(min_seq_len=12, eval_samples=5, batch_size=2, **fields)
+        assert tof.pad_length(cfg, tc, training=True) == train
+        assert tof.pad_length(cfg, tc, training=False) == held_out
+        lengths = {b["msa_tokens"].shape[-1] for b in tof.heldout_batches(cfg, tc)}
+        assert (lengths == {20}) if held_out else (len(lengths) > 1)
+
+
+@gpu
+def test_gpu_eager_flex_takes_more_than_eight_shapes():
+    """Eager --attention flex compiles FlexAttention once per shape; past torch's 8 the
+    uncompiled fallback failed on torch 2.11, so compiled_flex_attention raises the limit."""
+    torch._dynamo.reset()
+    attention = tof.GatedAttention(32, 2, 32).cuda()
+    attention.attention = "flex"
+    for n in range(17, 29):  # 12 lengths, 12 shapes
+        x = torch.randn(1, 3, n, 32, device="cuda", requires_grad=True)
+        bias = torch.randn(1, 1, 2, n, n, device="cuda", requires_grad=True)
+        out = attention(x, [bias], torch.ones(1, 3, n, device="cuda"))
+        out.sum().backward()
+        assert torch.isfinite(bias.grad).all()
+
+
 @gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_gpu_flex_bias_gradient_survives_checkpoint(dtype):
