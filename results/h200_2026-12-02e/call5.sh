@@ -5,7 +5,7 @@
 set -u
 D=$OUT/call5; mkdir -p $D
 export PYTHONPATH=.
-(timeout 200 python3 tiny_openfold_v1.py --preset tiny --use-amp --attention flex --min-seq-len 40 \
+(timeout 200 python3 tiny_openfold_v1.py --preset tiny --use-amp --attention flex --min-seq-len 20 \
     --chunk-size 16 --num-steps 40 --log-every 10 --checkpoint-dir /tmp/ckpt --profile-dir /tmp/prof \
     > $D/train_eager_flex.log 2>&1; echo "train rc=$?" >> $D/rc.txt) &
 timeout 220 python3 -m pytest -v -rA -p no:logging tests/test_fast_paths.py \
