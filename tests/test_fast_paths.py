@@ -422,8 +422,8 @@ def test_gpu_flat_optimizer_updates_like_fused_adamw(graphs):
     """On the GPU (fused AdamW kernel; with graphs also capturable, lr a tensor), fp32:
     given the same gradients, three steps with --flat-optimizer leave the weights of
     three steps without it. The objective is linear in the weights, sum(w * g) with
-    fixed random g, so every step's gradients are g exactly: a real model's backward
-    is not bitwise reproducible on a GPU (atomics), and AdamW's first steps turn a
+    fixed random g, so every step's gradients are g exactly. A real model's backward
+    need not be bitwise reproducible on a GPU, and AdamW's first steps would turn a
     last-bit difference in a near-zero gradient into a whole step of lr either way."""
     cfg = tof.config_from_preset("tiny")
     weights = []
