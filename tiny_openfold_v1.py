@@ -3049,7 +3049,8 @@ def run_benchmark(args, tc: TrainConfig) -> int:
     precision = compute_precision(amp_settings(tc, device)[0], device)
     peak = peak_tflops(device, precision, tc.peak_tflops)
     rows = []
-    header = (f"{'preset':<7} {'B':>2} {'S':>4} {'N':>5} {'path':<24} {'ms/step':>9} {'samples/s':>10} "
+    wide = max([24] + [len(p) for p in paths])  # the path column
+    header = (f"{'preset':<7} {'B':>2} {'S':>4} {'N':>5} {'path':<{wide}} {'ms/step':>9} {'samples/s':>10} "
               f"{'TFLOP/s':>8} {'MFU':>6} {'peak MB':>9} {'speedup':>8}  status")
     print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: median of "
           f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW)")
@@ -3077,7 +3078,8 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                     row["status"] = "out of memory"
                 except UsageError as exc:
                     row["status"] = f"skipped: {exc}"
-                peak_mb = peak_memory_mb(device)
+                # a skipped path allocated nothing: the peak now would be an earlier row's
+                peak_mb = None if row["status"].startswith("skipped") else peak_memory_mb(device)
                 row["peak_memory_mb"] = peak_mb
                 row["peak_memory_source"] = ("torch.cuda.max_memory_allocated" if device.type == "cuda"
                                              else "process peak RSS (whole run)")
@@ -3089,10 +3091,10 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                     row["speedup_vs_reference"] = reference_ms / row["ms_per_step"] if reference_ms else None
                 rows.append(row)
                 write_benchmark_json(tc, precision, peak, args, device, rows)  # survives a later kill
-                print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<24} "
+                print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<{wide}} "
                       f"{_cell(row.get('ms_per_step'), 9, '.2f')} {_cell(row.get('samples_per_sec'), 10, '.1f')} "
                       f"{_cell(row.get('achieved_tflops'), 8, '.2f')} "
-                      f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} {peak_mb:>9.0f} "
+                      f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} {_cell(peak_mb, 9, '.0f')} "
                       f"{_cell(row.get('speedup_vs_reference'), 8, '.2f', 'x')}  {row['status']}", flush=True)
     print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')}")
     return 0 if any(r["status"] == "ok" for r in rows) else 1
@@ -3281,7 +3283,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time training steps of each preset and path, print one table, write "
                         "<profile-dir>/benchmark.json, and exit")
     g.add_argument("--benchmark-presets", default="small,medium", help="comma-separated presets")
-    g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs",
+    g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs,"
+                                                "flex+fused+compile+graphs+flat",
                    help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}")
     g.add_argument("--benchmark-seq-lens", help="comma-separated N_res to sweep (default: each preset's)")
     g.add_argument("--benchmark-steps", type=_positive_int, default=20, help="timed steps per path")

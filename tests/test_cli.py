@@ -274,5 +274,6 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert fast["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / fast["ms_per_step"])
     assert ref["samples_per_sec"] > 0 and math.isfinite(fast["final_loss"])
     assert graphs["status"].startswith("skipped: --cuda-graphs")
+    assert graphs["peak_memory_mb"] is None and ref["peak_memory_mb"] > 0  # nothing ran: no peak of its own
     table = [line for line in r.stdout.splitlines() if line.startswith("tiny ")]
     assert len(table) == 3 and "n/a" in table[2] and table[0].split()[-2] == "1.00x"
