@@ -3291,6 +3291,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def default_num_workers(device_is_gpu: bool) -> int:
+    """--num-workers when not given: none on a CPU (the cores train); on a GPU, the
+    cores this process's share of the machine has (torchrun's LOCAL_WORLD_SIZE
+    processes split them), less one for the training loop, at most 16. A sample of
+    the small preset took 16-22 ms to generate on one core, so 4 workers supply at
+    most about 250 samples/s; the fastest path trained 685.6 samples/s in --benchmark
+    on an H200 (results/h200_2026-12-02e)."""
+    if not device_is_gpu:
+        return 0
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return min(16, max(1, (os.cpu_count() or 2) // local - 1))
+
+
 def configs_from_args(args) -> tuple:
     """Map parsed flags to (TinyOpenFoldConfig, TrainConfig), by keyword."""
     if args.preset not in PRESETS:
@@ -3323,8 +3336,7 @@ def configs_from_args(args) -> tuple:
     if args.min_seq_len is not None and args.min_seq_len < 4:
         raise UsageError(f"--min-seq-len: need at least 4 residues, got {args.min_seq_len}")
     device_is_gpu = args.device != "cpu" and torch.cuda.is_available()
-    num_workers = args.num_workers if args.num_workers is not None else (
-        min(4, max(1, (os.cpu_count() or 2) - 1)) if device_is_gpu else 0)
+    num_workers = args.num_workers if args.num_workers is not None else default_num_workers(device_is_gpu)
     lr_warmup = args.lr_warmup if args.lr_warmup is not None else min(100, args.num_steps // 10)
     tc = TrainConfig(
         batch_size=args.batch_size or preset["batch_size"], num_steps=args.num_steps,

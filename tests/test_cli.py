@@ -277,3 +277,18 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert graphs["peak_memory_mb"] is None and ref["peak_memory_mb"] > 0  # nothing ran: no peak of its own
     table = [line for line in r.stdout.splitlines() if line.startswith("tiny ")]
     assert len(table) == 3 and "n/a" in table[2] and table[0].split()[-2] == "1.00x"
+
+
+def test_default_num_workers_share_the_cores(monkeypatch):
+    """No workers on a CPU; on a GPU one per core of this process's share, less one, at most 16."""
+    monkeypatch.setattr(tof.os, "cpu_count", lambda: 16)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert tof.default_num_workers(False) == 0
+    assert tof.default_num_workers(True) == 15
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun, 4 processes on this node
+    assert tof.default_num_workers(True) == 3
+    monkeypatch.setattr(tof.os, "cpu_count", lambda: 128)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert tof.default_num_workers(True) == 16
+    monkeypatch.setattr(tof.os, "cpu_count", lambda: 2)
+    assert tof.default_num_workers(True) == 1
