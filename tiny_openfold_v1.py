@@ -3220,7 +3220,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-samples", type=_positive_int, default=64, help="held-out proteins")
     g.add_argument("--log-every", type=_positive_int, default=10, help="print a Step line every N steps")
     g.add_argument("--num-workers", type=_non_negative_int,
-                   help="data-generating worker processes (default: 0 on CPU, up to 4 with a GPU)")
+                   help="data-generating worker processes (default: 0 on CPU; with a GPU one per core less one, at most 16)")
     g = p.add_argument_group("device")
     g.add_argument("--device", help="'cpu', 'cuda', or a GPU index (CUDA/ROCm); default: GPU 0 if present")
     g.add_argument("--no-data-parallel", action="store_true",
