@@ -3094,7 +3094,8 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                 print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<{wide}} "
                       f"{_cell(row.get('ms_per_step'), 9, '.2f')} {_cell(row.get('samples_per_sec'), 10, '.1f')} "
                       f"{_cell(row.get('achieved_tflops'), 8, '.2f')} "
-                      f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} {_cell(peak_mb, 9, '.0f')} "
+                      f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} "
+                      f"{_cell(peak_mb, 9, '.0f')} "
                       f"{_cell(row.get('speedup_vs_reference'), 8, '.2f', 'x')}  {row['status']}", flush=True)
     print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')}")
     return 0 if any(r["status"] == "ok" for r in rows) else 1
@@ -3220,7 +3221,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-samples", type=_positive_int, default=64, help="held-out proteins")
     g.add_argument("--log-every", type=_positive_int, default=10, help="print a Step line every N steps")
     g.add_argument("--num-workers", type=_non_negative_int,
-                   help="data-generating worker processes (default: 0 on CPU; with a GPU one per core less one, at most 16)")
+                   help="data-generating worker processes (default: 0 on CPU; with a GPU one per core less one, "
+                        "at most 16)")
     g = p.add_argument_group("device")
     g.add_argument("--device", help="'cpu', 'cuda', or a GPU index (CUDA/ROCm); default: GPU 0 if present")
     g.add_argument("--no-data-parallel", action="store_true",
