@@ -486,7 +486,7 @@ def flex_kernel(q: torch.Tensor):
 # stops at 8 shapes (torch._dynamo.config.recompile_limit): past them it runs the call
 # uncompiled, which on torch 2.11 fails ("Detected that you are using FX to symbolically
 # trace a dynamo-optimized function"). Eval batches, chunk remainders and the single-sequence
-# control make more than 8; train() also pads flex batches to one length (pad_length).
+# control can make more than 8; train() also pads flex batches to one length (pad_length).
 FLEX_RECOMPILE_LIMIT = 64
 
 
@@ -3302,7 +3302,8 @@ def default_num_workers(device_is_gpu: bool) -> int:
     on an H200 (results/h200_2026-12-02e)."""
     if not device_is_gpu:
         return 0
-    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    local = os.environ.get("LOCAL_WORLD_SIZE", "1")
+    local = max(1, int(local)) if local.isdigit() else 1
     return min(16, max(1, (os.cpu_count() or 2) // local - 1))
 
 

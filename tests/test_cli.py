@@ -292,3 +292,6 @@ def test_default_num_workers_share_the_cores(monkeypatch):
     assert tof.default_num_workers(True) == 16
     monkeypatch.setattr(tof.os, "cpu_count", lambda: 2)
     assert tof.default_num_workers(True) == 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "four")  # not torchrun's: ignored
+    monkeypatch.setattr(tof.os, "cpu_count", lambda: 16)
+    assert tof.default_num_workers(True) == 15
