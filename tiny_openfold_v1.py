@@ -68,7 +68,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -672,6 +672,106 @@ def triangle_product(a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.
     return TriangleProduct.apply(a, b, outgoing)
 
 
+# --- Hand-written Triton kernels (--triton-kernels, GPU) ----------------------
+#
+# Alg. 11/12 lines 2-3, the gated projections of a triangle multiplication:
+#     a = sigmoid(z W_ag^T + b_ag) * (z W_ap^T + b_ap) * mask,  b likewise.
+# The four products are ONE matrix product P = W z^T, [4c, rows] with rows =
+# B N N (as project_channels_first() fuses them). What follows the product is
+# elementwise, and torch.compile's generated code for it made three passes
+# over P's size per call on the H200: a bias add in the forward; in the
+# backward a reduction that evaluated all four branches of a concatenation,
+# at 2.6x its memory time, and a layout copy (results/h200_2026-12-02e).
+# Written by hand:
+#   forward:  one kernel reads P, the biases and the mask; writes a and b,
+#             [*, c, N, N] each (the layout TriangleProduct reads);
+#   backward: one kernel reads da, db, P, the biases and the mask; writes dP in
+#             P's own [4c, rows] layout (the input of the weight-gradient GEMM)
+#             and each program's column sums of dP, which torch adds up into
+#             the bias gradient (no atomics, so the sum is reproducible).
+# Each element of P is read once in each direction. The kernels compute in
+# float32 (float64 for float64 inputs) and store in P's dtype.
+
+TRITON_ON_CPU = False  # the tests set this (with TRITON_INTERPRET=1) to run the kernels on the CPU
+
+
+def triton_kernels_available() -> Optional[str]:
+    """None if --triton-kernels can run here, else why not (one line)."""
+    try:
+        import tiny_openfold_kernels  # noqa: F401  (beside this script; imports triton)
+    except ImportError as exc:
+        return f"needs {exc.name or 'triton'} (Triton ships with PyTorch's CUDA and ROCm builds)"
+    if not torch.cuda.is_available() and not TRITON_ON_CPU:
+        return "needs a CUDA or ROCm GPU"
+    return None
+
+
+def _gating_out_shape(p: torch.Tensor, mask: torch.Tensor) -> tuple:
+    return (*mask.shape[:-2], p.shape[0] // 4, *mask.shape[-2:])  # [*, c, N, N]
+
+
+def _triangle_gating(p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(a, b), each [*, c, N, N] in p's dtype, from p = W z^T [4c, rows] (rows of a_g,
+    a_p, b_g, b_p), bias [4c] and mask [*, N, N]: lines 2-3 of Alg. 11/12.
+    A custom operator, so torch.compile calls the kernel as it is."""
+    import tiny_openfold_kernels
+    a = p.new_empty(_gating_out_shape(p, mask))
+    b = torch.empty_like(a)
+    with torch.cuda.device(p.device) if p.is_cuda else contextlib.nullcontext():
+        tiny_openfold_kernels.gating_forward(p.contiguous(), bias.contiguous(), mask.contiguous(), a, b)
+    return a, b
+
+
+def _triangle_gating_fake(p, bias, mask):
+    a = p.new_empty(_gating_out_shape(p, mask))
+    return a, torch.empty_like(a)
+
+
+def _triangle_gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: torch.Tensor,
+                             mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(dp [4c, rows] in p's dtype, dbias [4c] in bias's dtype) of triangle_gating."""
+    import tiny_openfold_kernels
+    dp = torch.empty_like(p)
+    with torch.cuda.device(p.device) if p.is_cuda else contextlib.nullcontext():
+        partial = tiny_openfold_kernels.gating_backward(da.to(p.dtype).contiguous(), db.to(p.dtype).contiguous(),
+                                                        p.contiguous(), bias.contiguous(), mask.contiguous(), dp)
+    return dp, partial.sum(0).to(bias.dtype)  # the bias gradient: the programs' column sums, added up
+
+
+def _triangle_gating_backward_fake(da, db, p, bias, mask):
+    return torch.empty_like(p), torch.empty_like(bias)
+
+
+def _triangle_gating_setup(ctx, inputs, output):
+    p, bias, mask = inputs
+    ctx.save_for_backward(p, bias, mask)
+
+
+def _triangle_gating_grad(ctx, da, db):
+    p, bias, mask = ctx.saved_tensors
+    da, db = (g if g is not None else torch.zeros(_gating_out_shape(p, mask), dtype=p.dtype, device=p.device)
+              for g in (da, db))
+    dp, dbias = torch.ops.tinyopenfold.triangle_gating_backward(da, db, p, bias, mask)
+    return dp, dbias, None
+
+
+
+def _register_triangle_gating() -> None:
+    """Register the two custom operators (torch.ops.tinyopenfold.*) once per process:
+    a second import of this file (as __main__ and by name) reuses the first's."""
+    if hasattr(torch.ops.tinyopenfold, "triangle_gating"):
+        return
+    op = torch.library.custom_op("tinyopenfold::triangle_gating", _triangle_gating, mutates_args=())
+    op.register_fake(_triangle_gating_fake)
+    op.register_autograd(_triangle_gating_grad, setup_context=_triangle_gating_setup)
+    grad_op = torch.library.custom_op("tinyopenfold::triangle_gating_backward", _triangle_gating_backward,
+                                      mutates_args=())
+    grad_op.register_fake(_triangle_gating_backward_fake)
+
+
+_register_triangle_gating()
+
+
 class TriangleMultiplicationOutgoing(nn.Module):
     """Jumper et al. 2021, Suppl. Alg. 11 "TriangleMultiplicationOutgoing".
 
@@ -685,6 +785,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
     outgoing = True
     chunk_size: Optional[int] = None  # output rows i per chunk
     fuse_projections = False  # a_g, a_p, b_g, b_p as one GEMM (project_channels_first()); TriangleProduct
+    triton_kernels = False  # that GEMM, then the gating as one hand-written kernel (triangle_gating); TriangleProduct
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -704,24 +805,34 @@ class TriangleMultiplicationOutgoing(nn.Module):
         z = self.layer_norm_in(z)
         # a and b are kept channels first, [*, c, N_res, N_res]: for each channel the
         # update is a plain matrix product over k (line 4), which is what a GPU runs.
-        mask = pair_mask.unsqueeze(-3).to(z.dtype)  # [*, 1, N_res, N_res]
-        a_g, a_p, b_g, b_p = project_channels_first(
-            z, (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p), self.fuse_projections)
-        a = torch.sigmoid(a_g) * a_p * mask  # [*, c, N_res, N_res]
-        b = torch.sigmoid(b_g) * b_p * mask  # [*, c, N_res, N_res]
+        projections = (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p)
+        if self._triton(z):  # lines 2-3 as P = W z^T, then one kernel (triangle_gating)
+            weight, bias = concatenated_weights(projections)
+            p = torch.matmul(weight, z.reshape(-1, z.shape[-1]).t())  # [4c, * N_res N_res]
+            a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, pair_mask)  # [*, c, N_res, N_res] each
+        else:
+            mask = pair_mask.unsqueeze(-3).to(z.dtype)  # [*, 1, N_res, N_res]
+            a_g, a_p, b_g, b_p = project_channels_first(z, projections, self.fuse_projections)
+            a = torch.sigmoid(a_g) * a_p * mask  # [*, c, N_res, N_res]
+            b = torch.sigmoid(b_g) * b_p * mask  # [*, c, N_res, N_res]
         g = self.linear_g(z)  # gate logits [*, N_res, N_res, c_z]
         # Output row i needs row i of a (outgoing: a_ik) or its column (incoming: a_ki), and all of b.
         return chunked(self._combine, self.chunk_size, [(a, -2 if self.outgoing else -1), (g, -3)], shared=(b,))
 
     def _combine(self, a: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Rows i of a (channels first) and of the gate logits g [*, i, N_res, c_z] -> rows i of the update."""
-        if fusing(a, self.fuse_projections):  # the same products, with a backward that keeps the layouts
+        if fusing(a, self.fuse_projections) or self._triton(a):  # the same products; a backward that keeps layouts
             x = triangle_product(a, b, self.outgoing).movedim(-3, -1)  # [*, i, N_res, c]
         elif self.outgoing:
             x = torch.einsum("...cik,...cjk->...ijc", a, b)  # Alg. 11 line 4: sum_k a_ik * b_jk
         else:
             x = torch.einsum("...cki,...ckj->...ijc", a, b)  # Alg. 12 line 4: sum_k a_ki * b_kj
         return torch.sigmoid(g) * self.linear_z(self.layer_norm_out(x))
+
+
+    def _triton(self, x: torch.Tensor) -> bool:
+        """Whether --triton-kernels acts on x: on a GPU, and on a CPU only if TRITON_ON_CPU (the tests)."""
+        return self.triton_kernels and (x.device.type != "cpu" or TRITON_ON_CPU)
 
 
 class TriangleMultiplicationIncoming(TriangleMultiplicationOutgoing):
@@ -923,7 +1034,8 @@ class TinyOpenFold(nn.Module):
         self.distance_head = DistanceHead(config)
 
     def configure(self, attention: str = "reference", chunk_size: Optional[int] = None,
-                  checkpoint_blocks: bool = False, fuse_projections: bool = False) -> "TinyOpenFold":
+                  checkpoint_blocks: bool = False, fuse_projections: bool = False,
+                  triton_kernels: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
         all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in Alg. 7,
         13 and 14, sdpa in Alg. 8). chunk_size: rows per chunk of the
@@ -932,12 +1044,16 @@ class TinyOpenFold(nn.Module):
         backward and recompute the block (torch.utils.checkpoint).
         fuse_projections: projections that read the same input (q/k/v/gate of each
         attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
-        as one matrix product each (see project(), project_channels_first())."""
+        as one matrix product each (see project(), project_channels_first()).
+        triton_kernels: hand-written Triton kernels where there is one: the gated
+        projections of the triangle multiplications (triangle_gating)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
             raise UsageError(f"--attention flex: needs a torch with FlexAttention (tested: 2.11, 2.13); "
                              f"this is torch {torch.__version__}")
+        if triton_kernels and triton_kernels_available():
+            raise UsageError(f"--triton-kernels: {triton_kernels_available()}; leave the flag out")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
             raise UsageError(f"--chunk-size: must be a positive integer, got {chunk_size!r}")
         self.checkpoint_blocks = checkpoint_blocks
@@ -948,6 +1064,8 @@ class TinyOpenFold(nn.Module):
                 module.attention = attention
             if isinstance(module, (GatedAttention, OuterProductMean, TriangleMultiplicationOutgoing)):
                 module.fuse_projections = bool(fuse_projections)
+            if isinstance(module, TriangleMultiplicationOutgoing):
+                module.triton_kernels = bool(triton_kernels)
         return self
 
     def forward(self, msa_tokens, pair_features, msa_mask=None, residue_mask=None):
@@ -1523,11 +1641,12 @@ class TrainConfig:
     compile_scope: str = "step"  # "step": forward + loss as one graph; "block": one graph shared by the blocks
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
+    triton_kernels: bool = False  # hand-written Triton kernels (the triangle multiplications' gating)
 
     def model_paths(self) -> dict:
         """The keyword arguments of TinyOpenFold.configure for this run's paths."""
         return dict(attention=self.attention, chunk_size=self.chunk_size, checkpoint_blocks=self.checkpoint_blocks,
-                    fuse_projections=self.fuse_projections)
+                    fuse_projections=self.fuse_projections, triton_kernels=self.triton_kernels)
 
     @property
     def fast_loop(self) -> bool:
@@ -1771,6 +1890,8 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
     if tc.attention == "flex" and mode == "dp":
         raise UsageError("--attention flex: not with DataParallel (FlexAttention runs through torch.compile, as "
                          "--compile does); launch with torchrun (DDP) or use --parallel none")
+    if tc.triton_kernels and device.type != "cuda":
+        raise UsageError("--triton-kernels: needs a CUDA or ROCm GPU (Triton kernels); leave the flag out on a CPU")
     if tc.compile and mode == "dp":
         raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
     if tc.flat_optimizer and mode == "dp":
@@ -2927,15 +3048,17 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 # =============================================================================
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
-BENCHMARK_PARTS = ", ".join(ATTENTION_IMPLEMENTATIONS) + ", fused, compile, compile-block, graphs, flat, ckpt, chunk<N>"
+BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
+                   + ", fused, triton, compile, compile-block, graphs, flat, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
-                  checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False)
+                  checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
+                  triton_kernels=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
-                "flat": "flat_optimizer"}
+                "flat": "flat_optimizer", "triton": "triton_kernels"}
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue
@@ -3269,6 +3392,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--flat-optimizer", action="store_true",
                    help="the same AdamW and clipping over one flat buffer that holds every parameter, so the update "
                         "is a few large kernels instead of a launch per few dozen of the model's hundreds of tensors")
+    g.add_argument("--triton-kernels", action="store_true",
+                   help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
+                        "(Alg. 11/12 lines 2-3) as one matrix product and one kernel each way, which reads that "
+                        "product once and also sums the bias gradient")
     g.add_argument("--checkpoint-blocks", action="store_true",
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
     g.add_argument("--fuse-projections", action="store_true",
@@ -3354,7 +3481,7 @@ def configs_from_args(args) -> tuple:
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
-        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer)
+        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, triton_kernels=args.triton_kernels)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):
