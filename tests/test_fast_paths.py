@@ -713,7 +713,8 @@ def test_fast_training_loop_matches_the_reference_loop(tmp_path):
 def test_benchmark_path_parts_set_the_run_fields():
     fields = tof.parse_benchmark_path("sdpa+fused+compile-block+graphs")
     assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
-                          checkpoint_blocks=False, chunk_size=None, fuse_projections=True, flat_optimizer=False)
+                          checkpoint_blocks=False, chunk_size=None, fuse_projections=True, flat_optimizer=False,
+                          triton_kernels=False)
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
     assert tof.parse_benchmark_path("sdpa+graphs+flat")["flat_optimizer"] is True
     assert tof.parse_benchmark_path("flex+fused+compile")["attention"] == "flex"

@@ -1,0 +1,192 @@
+"""--triton-kernels: the hand-written Triton kernels compute the reference function.
+
+On a machine without a GPU the kernels run in Triton's interpreter
+(TRITON_INTERPRET=1, set before tiny_openfold_kernels is first imported), in
+float64, against the PyTorch code of the same lines: the gating alone (values,
+the gradients of P and of the bias, tiles that straddle proteins, channel and
+row counts that no block size divides) and the whole model (outputs and every
+parameter's gradient). With a GPU those CPU tests are skipped (the kernels are
+then compiled, not interpreted) and the GPU tests below compare the compiled
+kernels in float32 and bf16, and the compiled and graphed training step.
+Without the triton package everything here is skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import os
+
+import pytest
+import torch
+
+import tiny_openfold_v1 as tof
+import test_fast_paths as fast
+from test_fast_paths import (ARGS, BF16_GRAD_TOL, BF16_OUT_TOL, CFG, MODEL, REFERENCE, assert_same_function,
+                             counted, gpu, inputs, randomised, run)
+
+try:
+    import triton  # noqa: F401
+except ImportError:  # pragma: no cover - a torch without Triton and no `pip install triton`
+    pytestmark = pytest.mark.skip(reason="needs the triton package (pip install triton)")
+
+on_cpu = pytest.mark.skipif(torch.cuda.is_available(),
+                            reason="with a GPU the kernels are compiled; the GPU tests cover them")
+
+
+@pytest.fixture
+def kernels(monkeypatch):
+    """tiny_openfold_kernels, interpreted on the CPU (conftest.py sets TRITON_INTERPRET=1
+    without a GPU); the script's kernel path on for CPU tensors."""
+    assert os.environ.get("TRITON_INTERPRET") == "1"
+    monkeypatch.setattr(tof, "TRITON_ON_CPU", True)
+    return importlib.import_module("tiny_openfold_kernels")
+
+
+def pytorch_gating(p, bias, mask):
+    """Lines 2-3 of Alg. 11/12 written with PyTorch operators, from the same P = W z^T."""
+    c = p.shape[0] // 4
+    q = (p + bias.to(p.dtype)[:, None]).unflatten(1, mask.shape).movedim(0, -3)  # [*, 4c, N, N]
+    a_g, a_p, b_g, b_p = q.split(c, dim=-3)
+    m = mask.unsqueeze(-3).to(p.dtype)
+    return torch.sigmoid(a_g) * a_p * m, torch.sigmoid(b_g) * b_p * m
+
+
+def gating_case(c, batch, n, dtype=torch.float64, device="cpu", seed=0):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.randn(4 * c, batch * n * n, generator=g, dtype=torch.float64).to(device, dtype).requires_grad_()
+    bias = torch.randn(4 * c, generator=g).to(device, torch.float64 if dtype == torch.float64 else torch.float32)
+    mask = (torch.rand(batch, n, n, generator=g) > 0.25).float().to(device)
+    grads = [torch.randn(batch, c, n, n, generator=g, dtype=torch.float64).to(device, dtype) for _ in range(2)]
+    return p, bias.requires_grad_(), mask, grads
+
+
+def compare_gating(p, bias, mask, grads, tol):
+    """The kernel's a, b and the gradients of p and bias against PyTorch's, relative to each one's scale."""
+    out = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)
+    ref = pytorch_gating(p, bias, mask)
+    loss = lambda pair: sum((t.double() * g.double()).sum() for t, g in zip(pair, grads))  # noqa: E731
+    got = torch.autograd.grad(loss(out), (p, bias))
+    want = torch.autograd.grad(loss(ref), (p, bias))
+    for name, x, y in (("a", out[0], ref[0]), ("b", out[1], ref[1]), ("dP", got[0], want[0]),
+                       ("dbias", got[1], want[1])):
+        assert x.shape == y.shape and x.dtype == y.dtype, name
+        err = (x.double() - y.double()).abs().max().item()
+        assert err <= tol * max(y.double().abs().max().item(), 1e-30), f"{name}: max error {err:.3g}"
+    assert out[0].is_contiguous() and out[1].is_contiguous() and got[0].is_contiguous()
+
+
+@on_cpu
+@pytest.mark.parametrize("c, batch, n", [(9, 2, 13), (20, 3, 19), (16, 1, 16)],
+                         ids=["odd", "two-channel-blocks-straddling-tiles", "one-tile"])
+def test_gating_kernels_match_pytorch(kernels, c, batch, n):
+    """float64: 2 x 13 x 13 pairs fit one row block; 3 x 19 x 19 = 1,083 pairs make 5
+    row blocks whose tiles cross from one protein to the next, and 20 channels two
+    channel blocks, the second partly outside; the bias gradient adds 5 partial sums."""
+    compare_gating(*gating_case(c, batch, n), tol=1e-12)
+
+
+@on_cpu
+def test_gating_operator_passes_torch_opcheck(kernels):
+    """Schema, fake (meta) implementation and autograd registration agree with the kernel."""
+    p, bias, mask, _ = gating_case(9, 2, 13)
+    torch.library.opcheck(torch.ops.tinyopenfold.triangle_gating.default, (p, bias, mask))
+
+
+@on_cpu
+@pytest.mark.parametrize("paths", [dict(triton_kernels=True),
+                                   dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
+                                   dict(triton_kernels=True, chunk_size=3, checkpoint_blocks=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths):
+    """The whole model in float64: outputs and every parameter's gradient, with
+    padding and a masked MSA entry (test_fast_paths' inputs); the kernels ran, once
+    each way per triangle multiplication (2 per block)."""
+    calls = {"forward": 0, "backward": 0}
+    monkeypatch.setattr(kernels, "gating_forward", counted(calls, "forward", kernels.gating_forward))
+    monkeypatch.setattr(kernels, "gating_backward", counted(calls, "backward", kernels.gating_backward))
+    assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
+    recomputed = 2 if paths.get("checkpoint_blocks") else 1  # block checkpointing runs the forward again
+    assert calls == {"forward": 2 * CFG.n_evoformer_blocks * recomputed, "backward": 2 * CFG.n_evoformer_blocks}
+
+
+@on_cpu
+def test_triton_path_compiles_without_graph_breaks(kernels):
+    """torch.compile sees the kernels as one custom operator each way (dynamo only traces here)."""
+    cfg = tof.config_from_preset("tiny")
+    model = tof.TinyOpenFold(cfg).configure(triton_kernels=True)
+    objective = tof.TrainingObjective(model, cfg, None, "cpu")
+    ds = tof.SyntheticProteinDataset(2, cfg.max_seq_len, cfg.n_seqs, seed=0)
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(objective)(tof.collate_proteins([ds[0], ds[1]]))
+    assert explained.graph_break_count == 0, explained.break_reasons
+
+
+def test_triton_kernels_are_refused_where_they_cannot_run(monkeypatch):
+    """A CPU (no Triton target; the flag would do nothing), or no usable Triton: one line naming the flag."""
+    with pytest.raises(tof.UsageError, match="--triton-kernels: needs a CUDA or ROCm GPU"):
+        tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cpu"), "none", None)
+    tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cuda"), "ddp", None)
+    monkeypatch.setattr(tof, "triton_kernels_available", lambda: "needs triton (Triton ships with ...)")
+    with pytest.raises(tof.UsageError, match="--triton-kernels: needs triton"):
+        copy.deepcopy(MODEL).configure(triton_kernels=True)
+
+
+def test_triton_kernels_change_nothing_on_cpu_tensors_by_default(monkeypatch):
+    """Outside the tests (TRITON_ON_CPU), CPU tensors take the PyTorch code even where the
+    flag reaches a model (on a machine with a GPU, a model left on the CPU)."""
+    assert not tof.TRITON_ON_CPU
+    monkeypatch.setattr(tof, "triton_kernels_available", lambda: None)
+    assert_same_function(REFERENCE, run(MODEL, ARGS, triton_kernels=True), 1e-12)
+
+
+def test_triton_is_a_benchmark_path_part():
+    assert tof.parse_benchmark_path("flex+fused+triton+compile+graphs+flat")["triton_kernels"] is True
+    assert tof.parse_benchmark_path("sdpa")["triton_kernels"] is False
+
+
+# --------------------------------------------------------------------------
+# GPU: the compiled kernels.
+# --------------------------------------------------------------------------
+
+@gpu
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("c, batch, n", [(128, 4, 64), (20, 3, 37)], ids=["small-preset", "odd"])
+def test_gpu_gating_kernels_match_pytorch(dtype, tol, c, batch, n):
+    """The compiled kernels (16-byte accesses where N^2 allows, masked tails where not) against PyTorch."""
+    compare_gating(*gating_case(c, batch, n, dtype=dtype, device="cuda"), tol=tol)
+
+
+@gpu
+@pytest.mark.parametrize("paths", [dict(triton_kernels=True),
+                                   dict(attention="flex", fuse_projections=True, triton_kernels=True),
+                                   dict(attention="sdpa", triton_kernels=True, chunk_size=16,
+                                        checkpoint_blocks=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_gpu_bf16_triton_path_tracks_the_reference(paths):
+    cfg = tof.config_from_preset("small")
+    model = randomised(cfg, dtype=torch.float32).cuda()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.3)
+    args = inputs("cuda", torch.float32, n=64, s=16, b=2, cfg=cfg)
+    results = []
+    for p in ({}, paths):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            results.append(run(model, args, **p))
+    (out_a, grad_a), (out_b, grad_b) = results
+    for key in out_a:
+        scale = out_a[key].abs().max().item()
+        assert (out_a[key] - out_b[key]).abs().max().item() <= BF16_OUT_TOL * scale, key
+    scale = max(g.abs().max().item() for g in grad_a.values())
+    for name in grad_a:
+        assert (grad_a[name] - grad_b[name]).abs().max().item() <= BF16_GRAD_TOL * scale, name
+
+
+@gpu
+@pytest.mark.parametrize("paths", [dict(triton_kernels=True, compile=True),
+                                   dict(attention="flex", fuse_projections=True, triton_kernels=True, compile=True,
+                                        cuda_graphs=True, flat_optimizer=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_gpu_compiled_and_graphed_triton_steps_train_like_eager(paths):
+    fast.test_gpu_compiled_and_graphed_steps_train_like_eager(paths)
