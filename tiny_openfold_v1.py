@@ -27,7 +27,8 @@ Launch lines (copy and paste):
     python tiny_openfold_v1.py --enable-all-profiling --num-steps 30
 
     # The fast paths (same function; README "Performance"), and their benchmark
-    python tiny_openfold_v1.py --use-amp --attention sdpa --fuse-projections --compile --cuda-graphs
+    python tiny_openfold_v1.py --use-amp --attention flex --fuse-projections --triton-kernels \
+        --compile --cuda-graphs --flat-optimizer
     python tiny_openfold_v1.py --benchmark --use-amp
 
     # Long proteins (N = 1,024): fused attention, block checkpointing and chunking
@@ -3413,7 +3414,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "<profile-dir>/benchmark.json, and exit")
     g.add_argument("--benchmark-presets", default="small,medium", help="comma-separated presets")
     g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs,"
-                                                "flex+fused+compile+graphs+flat",
+                                                "flex+fused+triton+compile+graphs+flat",
                    help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}")
     g.add_argument("--benchmark-seq-lens", help="comma-separated N_res to sweep (default: each preset's)")
     g.add_argument("--benchmark-steps", type=_positive_int, default=20, help="timed steps per path")

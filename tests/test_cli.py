@@ -263,21 +263,22 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     """--benchmark on CPU: one row per path, the reference row is the speedup's base,
     a GPU-only path is reported as skipped, and benchmark.json holds the same rows."""
     r = run_script(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
-                    "--benchmark-paths", "reference,sdpa+fused+chunk4,graphs", "--benchmark-seq-lens", "8",
+                    "--benchmark-paths", "reference,sdpa+fused+chunk4,graphs,triton", "--benchmark-seq-lens", "8",
                     "--benchmark-steps", "2", "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2",
                     "--profile-dir", tmp_path / "p"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads((tmp_path / "p" / "benchmark.json").read_text())["rows"]
-    assert [row["path"] for row in rows] == ["reference", "sdpa+fused+chunk4", "graphs"]
-    ref, fast, graphs = rows
+    assert [row["path"] for row in rows] == ["reference", "sdpa+fused+chunk4", "graphs", "triton"]
+    ref, fast, graphs, triton = rows
     assert ref["status"] == fast["status"] == "ok" and ref["n_res"] == 8 and ref["batch_size"] == 2
     assert ref["speedup_vs_reference"] == 1.0
     assert fast["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / fast["ms_per_step"])
     assert ref["samples_per_sec"] > 0 and math.isfinite(fast["final_loss"])
     assert graphs["status"].startswith("skipped: --cuda-graphs")
+    assert triton["status"].startswith("skipped: --triton-kernels")
     assert graphs["peak_memory_mb"] is None and ref["peak_memory_mb"] > 0  # nothing ran: no peak of its own
     table = [line for line in r.stdout.splitlines() if line.startswith("tiny ")]
-    assert len(table) == 3 and "n/a" in table[2] and table[0].split()[-2] == "1.00x"
+    assert len(table) == 4 and "n/a" in table[2] and table[0].split()[-2] == "1.00x"
 
 
 def test_default_num_workers_share_the_cores(monkeypatch):
