@@ -2,16 +2,16 @@
 
 tiny_openfold_v1.py imports this file only when --triton-kernels is on, so the
 script runs without Triton (a CPU-only PyTorch has none). The kernels run on
-CUDA and ROCm GPUs; with TRITON_INTERPRET=1 set before this file is imported,
-Triton's interpreter runs them on the CPU (how tests/test_fast_paths.py checks
-them against the PyTorch code in float64).
+CUDA and ROCm GPUs; with TRITON_INTERPRET=1 set before Triton is imported,
+Triton's interpreter runs them on the CPU (how tests/test_triton_kernels.py
+checks them against the PyTorch code in float64).
 
 The triangle multiplications' gated projections (Suppl. Alg. 11/12, lines 2-3):
 
     a = sigmoid(z W_ag^T + b_ag) * (z W_ap^T + b_ap) * mask,   b likewise.
 
-The script computes the four products as one GEMM, P = W z^T: [4c, rows] with
-rows = B N N, whose row blocks are a_g, a_p, b_g, b_p (c rows each), so each
+The script computes the four products as one GEMM, P = W z^T: [4c, pairs] with
+pairs = B N N, whose row blocks are a_g, a_p, b_g, b_p (c rows each), so each
 channel's values over all pairs are contiguous. What follows the GEMM is
 elementwise, and torch.compile's code for it made three passes over P's size
 per call on an H200 (results/h200_2026-12-02e): a bias add in the forward; in
@@ -21,14 +21,15 @@ at 2.6x its memory time, and a copy into the GEMM's layout. Here:
     gating_forward:  reads P, the biases and the mask once; writes a and b,
                      [*, c, N, N] each (the layout the triangle product reads).
     gating_backward: reads da, db, P, the biases and the mask once; writes dP in
-                     P's own [4c, rows] layout (the input of the weight-gradient
-                     GEMM), and each program's column sums of dP, [programs, 4c],
-                     which the caller adds up into the bias gradient (no atomics:
-                     the sum is the same every run).
+                     P's own [4c, pairs] layout (the input of the weight-gradient
+                     GEMM), and per program each channel's sum of dP over the
+                     program's pairs, [programs, 4c], which the caller adds up
+                     into the bias gradient (no atomics: the same sum every run).
 
-Each program owns BLOCK_C channels x BLOCK_R rows (pairs) of both a and b.
-Arithmetic is float32 (float64 for float64 inputs); results are stored in P's
-dtype. Offsets are 64-bit: 4c x rows passes 2^31 at N = 2,048.
+Each program owns BLOCK_C channels x BLOCK_R pairs of both a and b. Arithmetic
+is float32 (float64 for float64 inputs); results are stored in P's dtype.
+Offsets into P, a and b are 64-bit (4c x pairs reaches 2^31 at B = 2, N = 2,048,
+c = 128); pair indices, and so the mask's offsets, are 32-bit: pairs < 2^31.
 """
 
 from __future__ import annotations
@@ -37,92 +38,93 @@ import torch
 import triton
 import triton.language as tl
 
-BLOCK_C, BLOCK_R = 16, 256  # channels x rows per program (rows are contiguous in P and in a, b)
+BLOCK_C, BLOCK_R = 16, 256  # channels x pairs per program (pairs are contiguous in P and in a, b)
 
 
 @triton.jit
-def _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, rows, COMPUTE: tl.constexpr):
+def _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, pairs, COMPUTE: tl.constexpr):
     """gate and value [BLOCK_C, BLOCK_R] of the side whose rows of P start at row0
     (0: a_g, a_p; 2c: b_g, b_p), biases added (rounded to P's dtype first, as the
     PyTorch path adds them in the product's dtype)."""
     bias_g = tl.load(bias_ptr + row0 + offs_c, mask=in_c, other=0).to(p_ptr.dtype.element_ty).to(COMPUTE)
     bias_v = tl.load(bias_ptr + row0 + c + offs_c, mask=in_c, other=0).to(p_ptr.dtype.element_ty).to(COMPUTE)
-    gate = tl.load(p_ptr + (row0 + ch) * rows + r, mask=inside, other=0).to(COMPUTE) + bias_g[:, None]
-    value = tl.load(p_ptr + (row0 + c + ch) * rows + r, mask=inside, other=0).to(COMPUTE) + bias_v[:, None]
+    gate = tl.load(p_ptr + (row0 + ch) * pairs + r, mask=inside, other=0).to(COMPUTE) + bias_g[:, None]
+    value = tl.load(p_ptr + (row0 + c + ch) * pairs + r, mask=inside, other=0).to(COMPUTE) + bias_v[:, None]
     return gate, value
 
 
 @triton.jit
-def _forward_kernel(p_ptr, bias_ptr, mask_ptr, a_ptr, b_ptr, c, rows, plane,
+def _forward_kernel(p_ptr, bias_ptr, mask_ptr, a_ptr, b_ptr, c, pairs, plane,
                     BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
-    offs_r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)  # pairs (rows of P's transpose)
+    offs_r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)  # pairs (P's columns)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)  # channels
-    in_r, in_c = offs_r < rows, offs_c < c
+    in_r, in_c = offs_r < pairs, offs_c < c
     inside = in_c[:, None] & in_r[None, :]
     ch, r = offs_c.to(tl.int64)[:, None], offs_r.to(tl.int64)[None, :]
     pair_mask = tl.load(mask_ptr + offs_r, mask=in_r, other=0).to(COMPUTE)[None, :]
     protein = offs_r // plane  # [BLOCK_R]: one division per pair, not per element
     # offset of (channel, pair) in a and b, [*, c, N, N]
     out = ((protein.to(tl.int64) * c)[None, :] + ch) * plane + (offs_r - protein * plane).to(tl.int64)[None, :]
-    gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, 0, c, rows, COMPUTE)
+    gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, 0, c, pairs, COMPUTE)
     tl.store(a_ptr + out, (value / (1 + tl.exp(-gate)) * pair_mask).to(a_ptr.dtype.element_ty), mask=inside)
-    gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, 2 * c, c, rows, COMPUTE)
+    gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, 2 * c, c, pairs, COMPUTE)
     tl.store(b_ptr + out, (value / (1 + tl.exp(-gate)) * pair_mask).to(b_ptr.dtype.element_ty), mask=inside)
 
 
 @triton.jit
 def _backward_side(d_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
-                   row0, c, rows, COMPUTE: tl.constexpr):
-    """One side (a or b) of the backward: its rows of dP and their column sums."""
-    gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, rows, COMPUTE)
+                   row0, c, pairs, COMPUTE: tl.constexpr):
+    """One side (a or b) of the backward: its rows of dP, and each channel's sum of them over the pairs."""
+    gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, pairs, COMPUTE)
     d_out = tl.load(d_ptr + out, mask=inside, other=0).to(COMPUTE) * pair_mask
     s = 1 / (1 + tl.exp(-gate))
     d_gate = d_out * value * s * (1 - s)  # d(s v m)/dg = v m s (1 - s)
     d_value = d_out * s  # d(s v m)/dv = s m
-    tl.store(dp_ptr + (row0 + ch) * rows + r, d_gate.to(dp_ptr.dtype.element_ty), mask=inside)
-    tl.store(dp_ptr + (row0 + c + ch) * rows + r, d_value.to(dp_ptr.dtype.element_ty), mask=inside)
+    tl.store(dp_ptr + (row0 + ch) * pairs + r, d_gate.to(dp_ptr.dtype.element_ty), mask=inside)
+    tl.store(dp_ptr + (row0 + c + ch) * pairs + r, d_value.to(dp_ptr.dtype.element_ty), mask=inside)
     tl.store(partial_ptr + row0 + offs_c, tl.sum(d_gate, axis=1), mask=in_c)
     tl.store(partial_ptr + row0 + c + offs_c, tl.sum(d_value, axis=1), mask=in_c)
 
 
 @triton.jit
-def _backward_kernel(da_ptr, db_ptr, p_ptr, bias_ptr, mask_ptr, dp_ptr, partial_ptr, c, rows, plane,
+def _backward_kernel(da_ptr, db_ptr, p_ptr, bias_ptr, mask_ptr, dp_ptr, partial_ptr, c, pairs, plane,
                      BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
     offs_r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    in_r, in_c = offs_r < rows, offs_c < c
+    in_r, in_c = offs_r < pairs, offs_c < c
     inside = in_c[:, None] & in_r[None, :]
     ch, r = offs_c.to(tl.int64)[:, None], offs_r.to(tl.int64)[None, :]
     pair_mask = tl.load(mask_ptr + offs_r, mask=in_r, other=0).to(COMPUTE)[None, :]
     protein = offs_r // plane
     out = ((protein.to(tl.int64) * c)[None, :] + ch) * plane + (offs_r - protein * plane).to(tl.int64)[None, :]
-    partial_ptr += tl.program_id(0).to(tl.int64) * 4 * c  # this row block's column sums
+    partial_ptr += tl.program_id(0).to(tl.int64) * 4 * c  # this block of pairs' per-channel sums
     _backward_side(da_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
-                   0, c, rows, COMPUTE)
+                   0, c, pairs, COMPUTE)
     _backward_side(db_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
-                   2 * c, c, rows, COMPUTE)
+                   2 * c, c, pairs, COMPUTE)
 
 
 def _launch(p: torch.Tensor, mask: torch.Tensor) -> tuple:
     """Grid and the arguments both kernels share."""
-    c, rows = p.shape[0] // 4, p.shape[1]
-    grid = (triton.cdiv(rows, BLOCK_R), triton.cdiv(c, BLOCK_C))
+    c, pairs = p.shape[0] // 4, p.shape[1]
+    grid = (triton.cdiv(pairs, BLOCK_R), triton.cdiv(c, BLOCK_C))
     compute = tl.float64 if p.dtype == torch.float64 else tl.float32
-    return grid, dict(c=c, rows=rows, plane=mask.shape[-1] * mask.shape[-2], BLOCK_C=BLOCK_C, BLOCK_R=BLOCK_R,
+    return grid, dict(c=c, pairs=pairs, plane=mask.shape[-1] * mask.shape[-2], BLOCK_C=BLOCK_C, BLOCK_R=BLOCK_R,
                       COMPUTE=compute)
 
 
 def gating_forward(p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor, a: torch.Tensor,
                    b: torch.Tensor) -> None:
-    """Write a and b [*, c, N, N] from p [4c, rows], bias [4c] and mask [*, N, N] (all contiguous)."""
+    """Write a and b [*, c, N, N] from p [4c, pairs], bias [4c] and mask [*, N, N] (all contiguous)."""
     grid, args = _launch(p, mask)
     _forward_kernel[grid](p, bias, mask, a, b, **args)
 
 
 def gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor,
                     dp: torch.Tensor) -> torch.Tensor:
-    """Write dp [4c, rows]; return the column sums of dp per row block, [blocks, 4c]
-    in float32 (float64 for float64 p): their sum over blocks is the bias gradient."""
+    """Write dp [4c, pairs]; return each channel's sum of dp over each block of BLOCK_R
+    pairs, [blocks, 4c] in float32 (float64 for float64 p): their sum over the blocks
+    is the bias gradient."""
     grid, args = _launch(p, mask)
     partial = torch.empty(grid[0], p.shape[0], device=p.device,
                           dtype=torch.float64 if p.dtype == torch.float64 else torch.float32)

@@ -677,7 +677,7 @@ def triangle_product(a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.
 #
 # Alg. 11/12 lines 2-3, the gated projections of a triangle multiplication:
 #     a = sigmoid(z W_ag^T + b_ag) * (z W_ap^T + b_ap) * mask,  b likewise.
-# The four products are ONE matrix product P = W z^T, [4c, rows] with rows =
+# The four products are ONE matrix product P = W z^T, [4c, pairs] with pairs =
 # B N N (as project_channels_first() fuses them). What follows the product is
 # elementwise, and torch.compile's generated code for it made three passes
 # over P's size per call on the H200: a bias add in the forward; in the
@@ -687,11 +687,13 @@ def triangle_product(a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.
 #   forward:  one kernel reads P, the biases and the mask; writes a and b,
 #             [*, c, N, N] each (the layout TriangleProduct reads);
 #   backward: one kernel reads da, db, P, the biases and the mask; writes dP in
-#             P's own [4c, rows] layout (the input of the weight-gradient GEMM)
-#             and each program's column sums of dP, which torch adds up into
-#             the bias gradient (no atomics, so the sum is reproducible).
+#             P's own [4c, pairs] layout (the input of the weight-gradient GEMM)
+#             and, per program, each channel's sum of dP over its pairs, which
+#             torch adds up into the bias gradient (no atomics: reproducible).
 # Each element of P is read once in each direction. The kernels compute in
-# float32 (float64 for float64 inputs) and store in P's dtype.
+# float32 (float64 for float64 inputs) and store in P's dtype. There is no
+# double backward (torch says so if asked), and --chunk-size does not chunk
+# this part: P, a and b are whole, as on the other paths.
 
 TRITON_ON_CPU = False  # the tests set this (with TRITON_INTERPRET=1) to run the kernels on the CPU
 
@@ -702,19 +704,26 @@ def triton_kernels_available() -> Optional[str]:
         import tiny_openfold_kernels  # noqa: F401  (beside this script; imports triton)
     except ImportError as exc:
         return f"needs {exc.name or 'triton'} (Triton ships with PyTorch's CUDA and ROCm builds)"
+    except Exception as exc:  # a broken Triton install fails in other ways
+        return f"could not load Triton ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     if not torch.cuda.is_available() and not TRITON_ON_CPU:
         return "needs a CUDA or ROCm GPU"
     return None
 
 
 def _gating_out_shape(p: torch.Tensor, mask: torch.Tensor) -> tuple:
-    return (*mask.shape[:-2], p.shape[0] // 4, *mask.shape[-2:])  # [*, c, N, N]
+    """[*, c, N, N] for p [4c, pairs] and mask [*, N, N], which must hold one value per pair."""
+    torch._check(mask.numel() == p.shape[1] and p.shape[0] % 4 == 0,
+                 lambda: f"triangle_gating: p {tuple(p.shape)} needs [4c, pairs] and mask one value per pair "
+                         f"(got {tuple(mask.shape)}; expand a broadcast mask first)")
+    return (*mask.shape[:-2], p.shape[0] // 4, *mask.shape[-2:])
 
 
 def _triangle_gating(p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(a, b), each [*, c, N, N] in p's dtype, from p = W z^T [4c, rows] (rows of a_g,
-    a_p, b_g, b_p), bias [4c] and mask [*, N, N]: lines 2-3 of Alg. 11/12.
-    A custom operator, so torch.compile calls the kernel as it is."""
+    """(a, b), each [*, c, N, N] in p's dtype, from p = W z^T [4c, pairs] (row blocks
+    a_g, a_p, b_g, b_p), bias [4c] (every projection has one) and mask [*, N, N]:
+    lines 2-3 of Alg. 11/12. A custom operator, so torch.compile calls the kernel
+    as it is."""
     import tiny_openfold_kernels
     a = p.new_empty(_gating_out_shape(p, mask))
     b = torch.empty_like(a)
@@ -730,17 +739,19 @@ def _triangle_gating_fake(p, bias, mask):
 
 def _triangle_gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: torch.Tensor,
                              mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(dp [4c, rows] in p's dtype, dbias [4c] in bias's dtype) of triangle_gating."""
+    """(dp [4c, pairs] in p's dtype, dbias [4c] in bias's dtype) of triangle_gating."""
     import tiny_openfold_kernels
-    dp = torch.empty_like(p)
+    _gating_out_shape(p, mask)
+    dp = p.new_empty(p.shape)  # contiguous, whatever p's strides: the kernel writes [4c, pairs] in order
     with torch.cuda.device(p.device) if p.is_cuda else contextlib.nullcontext():
         partial = tiny_openfold_kernels.gating_backward(da.to(p.dtype).contiguous(), db.to(p.dtype).contiguous(),
                                                         p.contiguous(), bias.contiguous(), mask.contiguous(), dp)
-    return dp, partial.sum(0).to(bias.dtype)  # the bias gradient: the programs' column sums, added up
+    return dp, partial.sum(0).to(bias.dtype)  # the bias gradient: the programs' per-channel sums, added up
 
 
 def _triangle_gating_backward_fake(da, db, p, bias, mask):
-    return torch.empty_like(p), torch.empty_like(bias)
+    _gating_out_shape(p, mask)
+    return p.new_empty(p.shape), torch.empty_like(bias)
 
 
 def _triangle_gating_setup(ctx, inputs, output):
@@ -754,7 +765,6 @@ def _triangle_gating_grad(ctx, da, db):
               for g in (da, db))
     dp, dbias = torch.ops.tinyopenfold.triangle_gating_backward(da, db, p, bias, mask)
     return dp, dbias, None
-
 
 
 def _register_triangle_gating() -> None:
@@ -810,7 +820,8 @@ class TriangleMultiplicationOutgoing(nn.Module):
         if self._triton(z):  # lines 2-3 as P = W z^T, then one kernel (triangle_gating)
             weight, bias = concatenated_weights(projections)
             p = torch.matmul(weight, z.reshape(-1, z.shape[-1]).t())  # [4c, * N_res N_res]
-            a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, pair_mask)  # [*, c, N_res, N_res] each
+            mask = pair_mask.expand(z.shape[:-1])  # one value per pair, as the kernel reads it
+            a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)  # [*, c, N_res, N_res] each
         else:
             mask = pair_mask.unsqueeze(-3).to(z.dtype)  # [*, 1, N_res, N_res]
             a_g, a_p, b_g, b_p = project_channels_first(z, projections, self.fuse_projections)

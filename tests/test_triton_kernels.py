@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import os
+import sys
 
 import pytest
 import torch
@@ -27,11 +28,13 @@ from test_fast_paths import (ARGS, BF16_GRAD_TOL, BF16_OUT_TOL, CFG, MODEL, REFE
 
 try:
     import triton  # noqa: F401
+    HAVE_TRITON = True
 except ImportError:  # pragma: no cover - a torch without Triton and no `pip install triton`
-    pytestmark = pytest.mark.skip(reason="needs the triton package (pip install triton)")
+    HAVE_TRITON = False
 
-on_cpu = pytest.mark.skipif(torch.cuda.is_available(),
-                            reason="with a GPU the kernels are compiled; the GPU tests cover them")
+needs_triton = pytest.mark.skipif(not HAVE_TRITON, reason="needs the triton package (pip install triton)")
+on_cpu = pytest.mark.skipif(torch.cuda.is_available() or not HAVE_TRITON,
+                            reason="needs triton; with a GPU the kernels are compiled and the GPU tests cover them")
 
 
 @pytest.fixture
@@ -87,6 +90,29 @@ def test_gating_kernels_match_pytorch(kernels, c, batch, n):
 
 
 @on_cpu
+def test_gating_handles_a_missing_gradient_and_a_transposed_p(kernels):
+    """A loss that reads only a (b's gradient is None, so zeros), and a p that is the
+    transpose of a [pairs, 4c] tensor: the kernel reads it in order and still writes
+    dP contiguous, so the gradient reaches the right elements."""
+    p, bias, mask, grads = gating_case(9, 2, 13)
+    a, _ = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)
+    got = torch.autograd.grad((a * grads[0]).sum(), (p, bias))
+    want = torch.autograd.grad((pytorch_gating(p, bias, mask)[0] * grads[0]).sum(), (p, bias))
+    for x, y in zip(got, want):
+        assert torch.allclose(x, y, atol=1e-12)
+    q = p.detach().t().contiguous().requires_grad_()  # [pairs, 4c]
+    compare_gating(q.t(), bias, mask, grads, tol=1e-12)
+
+
+@on_cpu
+def test_gating_refuses_a_mask_that_is_not_one_value_per_pair(kernels):
+    """The kernel reads the mask pair by pair; a broadcast mask is the caller's to expand."""
+    p, bias, mask, _ = gating_case(9, 2, 13)
+    with pytest.raises(RuntimeError, match="mask one value per pair"):
+        torch.ops.tinyopenfold.triangle_gating(p, bias, mask[:1])
+
+
+@on_cpu
 def test_gating_operator_passes_torch_opcheck(kernels):
     """Schema, fake (meta) implementation and autograd registration agree with the kernel."""
     p, bias, mask, _ = gating_case(9, 2, 13)
@@ -123,11 +149,14 @@ def test_triton_path_compiles_without_graph_breaks(kernels):
 
 
 def test_triton_kernels_are_refused_where_they_cannot_run(monkeypatch):
-    """A CPU (no Triton target; the flag would do nothing), or no usable Triton: one line naming the flag."""
+    """A CPU (no Triton target; the flag would do nothing), or no Triton to import (a
+    CPU-only torch without `pip install triton`): one line naming the flag."""
     with pytest.raises(tof.UsageError, match="--triton-kernels: needs a CUDA or ROCm GPU"):
         tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cpu"), "none", None)
     tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cuda"), "ddp", None)
-    monkeypatch.setattr(tof, "triton_kernels_available", lambda: "needs triton (Triton ships with ...)")
+    monkeypatch.setitem(sys.modules, "triton", None)  # `import triton` now fails as if it were not installed
+    monkeypatch.delitem(sys.modules, "tiny_openfold_kernels", raising=False)
+    assert tof.triton_kernels_available().startswith("needs triton")
     with pytest.raises(tof.UsageError, match="--triton-kernels: needs triton"):
         copy.deepcopy(MODEL).configure(triton_kernels=True)
 
@@ -190,3 +219,35 @@ def test_gpu_bf16_triton_path_tracks_the_reference(paths):
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_compiled_and_graphed_triton_steps_train_like_eager(paths):
     fast.test_gpu_compiled_and_graphed_steps_train_like_eager(paths)
+
+
+@gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_properties(0).total_memory < 100e9,
+                    reason="needs a GPU of 100 GB or more")
+def test_gpu_gating_offsets_past_2_to_the_31():
+    """B = 2, N = 2,048, c = 128: P has 4.3e9 elements, so its offsets pass 2^31 (32-bit
+    offsets would wrap). Each protein is checked against PyTorch in float32 (on P's bf16
+    values, the bias rounded to bf16 as the kernel rounds it); about 80 GB at the peak."""
+    c, batch, n = 128, 2, 2048
+    plane = n * n
+    g = torch.Generator(device="cuda").manual_seed(0)
+    p = torch.randn(4 * c, batch * plane, device="cuda", dtype=torch.bfloat16, generator=g)
+    assert p.numel() > 2 ** 31
+    bias = torch.randn(4 * c, device="cuda", generator=g)
+    mask = (torch.rand(batch, n, n, device="cuda", generator=g) > 0.25).float()
+    a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)
+    da, db = torch.randn_like(a), torch.randn_like(b)
+    dp, dbias = torch.ops.tinyopenfold.triangle_gating_backward(da, db, p, bias, mask)
+    want_dbias = torch.zeros(4 * c, device="cuda", dtype=torch.float64)
+    for k in range(batch):
+        pairs = slice(k * plane, (k + 1) * plane)
+        pk = p[:, pairs].float().requires_grad_()
+        bias_k = bias.to(torch.bfloat16).float().requires_grad_()
+        ra, rb = pytorch_gating(pk, bias_k, mask[k:k + 1])
+        torch.autograd.backward((ra, rb), (da[k:k + 1].float(), db[k:k + 1].float()))
+        for name, got, want in (("a", a[k:k + 1], ra), ("b", b[k:k + 1], rb), ("dP", dp[:, pairs], pk.grad)):
+            err = (got.float() - want).abs().max().item()
+            assert err <= 2e-2 * want.abs().max().item(), f"protein {k}, {name}: max error {err:.3g}"
+        want_dbias += bias_k.grad.double()
+        del pk, ra, rb, bias_k
+    assert (dbias.double() - want_dbias).abs().max().item() <= 2e-2 * want_dbias.abs().max().item()
