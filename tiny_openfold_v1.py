@@ -1294,7 +1294,10 @@ def _group_sites(partner: np.ndarray) -> List[np.ndarray]:
     colour = np.full(len(partner), -1)
     for i in range(len(partner)):
         taken = {colour[k] for k in partner[i] if k >= 0}
-        colour[i] = min(c for c in range(len(partner) + 1) if c not in taken)
+        c = 0
+        while c in taken:  # the smallest colour none of its partners has
+            c += 1
+        colour[i] = c
     return [np.flatnonzero(colour == c) for c in range(colour.max() + 1)]
 
 
