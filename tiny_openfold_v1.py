@@ -1935,6 +1935,9 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
                          "--compile does); launch with torchrun (DDP) or use --parallel none")
     if tc.triton_kernels and device.type != "cuda":
         raise UsageError("--triton-kernels: needs a CUDA or ROCm GPU (Triton kernels); leave the flag out on a CPU")
+    if tc.triton_kernels and mode == "dp":
+        raise UsageError("--triton-kernels: not with DataParallel (its replica threads would compile and launch "
+                         "the kernels concurrently, untested); launch with torchrun (DDP) or use --parallel none")
     if tc.compile and mode == "dp":
         raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
     if tc.flat_optimizer and mode == "dp":

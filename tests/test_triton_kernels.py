@@ -149,11 +149,15 @@ def test_triton_path_compiles_without_graph_breaks(kernels):
 
 
 def test_triton_kernels_are_refused_where_they_cannot_run(monkeypatch):
-    """A CPU (no Triton target; the flag would do nothing), or no Triton to import (a
-    CPU-only torch without `pip install triton`): one line naming the flag."""
+    """A CPU (no Triton target; the flag would do nothing), DataParallel (threads; not
+    tested), or no Triton to import (a CPU-only torch without `pip install triton`):
+    one line naming the flag. One GPU and DDP are fine."""
     with pytest.raises(tof.UsageError, match="--triton-kernels: needs a CUDA or ROCm GPU"):
         tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cpu"), "none", None)
-    tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cuda"), "ddp", None)
+    with pytest.raises(tof.UsageError, match="--triton-kernels: not with DataParallel"):
+        tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cuda"), "dp", None)
+    for mode in ("none", "ddp"):
+        tof.check_fast_paths(tof.TrainConfig(triton_kernels=True), torch.device("cuda"), mode, None)
     monkeypatch.setitem(sys.modules, "triton", None)  # `import triton` now fails as if it were not installed
     monkeypatch.delitem(sys.modules, "tiny_openfold_kernels", raising=False)
     assert tof.triton_kernels_available().startswith("needs triton")
