@@ -841,7 +841,6 @@ class TriangleMultiplicationOutgoing(nn.Module):
             x = torch.einsum("...cki,...ckj->...ijc", a, b)  # Alg. 12 line 4: sum_k a_ki * b_kj
         return torch.sigmoid(g) * self.linear_z(self.layer_norm_out(x))
 
-
     def _triton(self, x: torch.Tensor) -> bool:
         """Whether --triton-kernels acts on x: on a GPU, and on a CPU only if TRITON_ON_CPU (the tests)."""
         return self.triton_kernels and (x.device.type != "cpu" or TRITON_ON_CPU)
@@ -3286,6 +3285,7 @@ def validate_setup() -> int:
         devices.append("cuda")
     else:
         print("No CUDA/ROCm GPU visible: validating on CPU only.")
+    print(f"Triton kernels (--triton-kernels): {triton_kernels_available() or 'available'}")
     cfg = config_from_preset("tiny", max_seq_len=16, n_seqs=4)
     problems = []
     for dev in devices:
@@ -3470,9 +3470,10 @@ def default_num_workers(device_is_gpu: bool) -> int:
     """--num-workers when not given: none on a CPU (the cores train); on a GPU, the
     cores this process's share of the machine has (torchrun's LOCAL_WORLD_SIZE
     processes split them), less one for the training loop, at most 16. On the H200
-    machine a small-preset sample took 23.6 ms of one core: with 4 workers the fastest
-    path trained 121.4 samples/s, with 15 (this default there) 552.8, where
-    --benchmark, without data, gives 705.2 (results/h200_2026-12-02f)."""
+    machine (16 cores) the fastest path trained 121.4 samples/s with 4 workers and
+    529.6 with 15 (this default there), a small-preset sample then taking 34.9 ms of
+    one core; with today's generator (23.6 ms) 552.8. --benchmark, without data,
+    gives 705.2 (results/h200_2026-12-02f)."""
     if not device_is_gpu:
         return 0
     local = os.environ.get("LOCAL_WORLD_SIZE", "1")

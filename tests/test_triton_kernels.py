@@ -23,8 +23,7 @@ import torch
 
 import tiny_openfold_v1 as tof
 import test_fast_paths as fast
-from test_fast_paths import (ARGS, BF16_GRAD_TOL, BF16_OUT_TOL, CFG, MODEL, REFERENCE, assert_same_function,
-                             counted, gpu, inputs, randomised, run)
+from test_fast_paths import ARGS, CFG, MODEL, REFERENCE, assert_same_function, counted, gpu, run
 
 try:
     import triton  # noqa: F401
@@ -197,23 +196,7 @@ def test_gpu_gating_kernels_match_pytorch(dtype, tol, c, batch, n):
                                         checkpoint_blocks=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_gpu_bf16_triton_path_tracks_the_reference(paths):
-    cfg = tof.config_from_preset("small")
-    model = randomised(cfg, dtype=torch.float32).cuda()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(0.3)
-    args = inputs("cuda", torch.float32, n=64, s=16, b=2, cfg=cfg)
-    results = []
-    for p in ({}, paths):
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            results.append(run(model, args, **p))
-    (out_a, grad_a), (out_b, grad_b) = results
-    for key in out_a:
-        scale = out_a[key].abs().max().item()
-        assert (out_a[key] - out_b[key]).abs().max().item() <= BF16_OUT_TOL * scale, key
-    scale = max(g.abs().max().item() for g in grad_a.values())
-    for name in grad_a:
-        assert (grad_a[name] - grad_b[name]).abs().max().item() <= BF16_GRAD_TOL * scale, name
+    fast.test_gpu_bf16_fast_path_tracks_the_reference(paths)
 
 
 @gpu
