@@ -42,6 +42,22 @@ BLOCK_C, BLOCK_R = 16, 256  # channels x pairs per program (pairs are contiguous
 
 
 @triton.jit
+def _tile(mask_ptr, c, pairs, plane, BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
+    """This program's BLOCK_C channels x BLOCK_R pairs: channel and pair indices (64-bit,
+    [BLOCK_C, 1] and [1, BLOCK_R]), which of them exist, the pair mask [1, BLOCK_R], and
+    each element's offset in a, b and their gradients, [*, c, N, N]."""
+    offs_r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)  # pairs (P's columns)
+    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)  # channels
+    in_r, in_c = offs_r < pairs, offs_c < c
+    inside = in_c[:, None] & in_r[None, :]
+    ch, r = offs_c.to(tl.int64)[:, None], offs_r.to(tl.int64)[None, :]
+    pair_mask = tl.load(mask_ptr + offs_r, mask=in_r, other=0).to(COMPUTE)[None, :]
+    protein = offs_r // plane  # [BLOCK_R]: one division per pair, not per element
+    out = ((protein.to(tl.int64) * c)[None, :] + ch) * plane + (offs_r - protein * plane).to(tl.int64)[None, :]
+    return ch, r, offs_c, in_c, inside, pair_mask, out
+
+
+@triton.jit
 def _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, pairs, COMPUTE: tl.constexpr):
     """gate and value [BLOCK_C, BLOCK_R] of the side whose rows of P start at row0
     (0: a_g, a_p; 2c: b_g, b_p), biases added (rounded to P's dtype first, as the
@@ -56,15 +72,7 @@ def _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, pairs, COMPUTE
 @triton.jit
 def _forward_kernel(p_ptr, bias_ptr, mask_ptr, a_ptr, b_ptr, c, pairs, plane,
                     BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
-    offs_r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)  # pairs (P's columns)
-    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)  # channels
-    in_r, in_c = offs_r < pairs, offs_c < c
-    inside = in_c[:, None] & in_r[None, :]
-    ch, r = offs_c.to(tl.int64)[:, None], offs_r.to(tl.int64)[None, :]
-    pair_mask = tl.load(mask_ptr + offs_r, mask=in_r, other=0).to(COMPUTE)[None, :]
-    protein = offs_r // plane  # [BLOCK_R]: one division per pair, not per element
-    # offset of (channel, pair) in a and b, [*, c, N, N]
-    out = ((protein.to(tl.int64) * c)[None, :] + ch) * plane + (offs_r - protein * plane).to(tl.int64)[None, :]
+    ch, r, offs_c, in_c, inside, pair_mask, out = _tile(mask_ptr, c, pairs, plane, BLOCK_C, BLOCK_R, COMPUTE)
     gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, 0, c, pairs, COMPUTE)
     tl.store(a_ptr + out, (value / (1 + tl.exp(-gate)) * pair_mask).to(a_ptr.dtype.element_ty), mask=inside)
     gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, 2 * c, c, pairs, COMPUTE)
@@ -89,14 +97,7 @@ def _backward_side(d_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs
 @triton.jit
 def _backward_kernel(da_ptr, db_ptr, p_ptr, bias_ptr, mask_ptr, dp_ptr, partial_ptr, c, pairs, plane,
                      BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
-    offs_r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    in_r, in_c = offs_r < pairs, offs_c < c
-    inside = in_c[:, None] & in_r[None, :]
-    ch, r = offs_c.to(tl.int64)[:, None], offs_r.to(tl.int64)[None, :]
-    pair_mask = tl.load(mask_ptr + offs_r, mask=in_r, other=0).to(COMPUTE)[None, :]
-    protein = offs_r // plane
-    out = ((protein.to(tl.int64) * c)[None, :] + ch) * plane + (offs_r - protein * plane).to(tl.int64)[None, :]
+    ch, r, offs_c, in_c, inside, pair_mask, out = _tile(mask_ptr, c, pairs, plane, BLOCK_C, BLOCK_R, COMPUTE)
     partial_ptr += tl.program_id(0).to(tl.int64) * 4 * c  # this block of pairs' per-channel sums
     _backward_side(da_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
                    0, c, pairs, COMPUTE)

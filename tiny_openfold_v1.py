@@ -1063,8 +1063,9 @@ class TinyOpenFold(nn.Module):
         if attention == "flex" and flex_attention is None:
             raise UsageError(f"--attention flex: needs a torch with FlexAttention (tested: 2.11, 2.13); "
                              f"this is torch {torch.__version__}")
-        if triton_kernels and triton_kernels_available():
-            raise UsageError(f"--triton-kernels: {triton_kernels_available()}; leave the flag out")
+        unavailable = triton_kernels_available() if triton_kernels else None
+        if unavailable:
+            raise UsageError(f"--triton-kernels: {unavailable}; leave the flag out")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
             raise UsageError(f"--chunk-size: must be a positive integer, got {chunk_size!r}")
         self.checkpoint_blocks = checkpoint_blocks

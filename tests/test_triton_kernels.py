@@ -31,7 +31,6 @@ try:
 except ImportError:  # pragma: no cover - a torch without Triton and no `pip install triton`
     HAVE_TRITON = False
 
-needs_triton = pytest.mark.skipif(not HAVE_TRITON, reason="needs the triton package (pip install triton)")
 on_cpu = pytest.mark.skipif(torch.cuda.is_available() or not HAVE_TRITON,
                             reason="needs triton; with a GPU the kernels are compiled and the GPU tests cover them")
 
