@@ -15,6 +15,7 @@ with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), bmm
 the fused a/b projections of Alg. 11/12 as one product per protein (batched_project_channels_first), and
+rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -83,6 +84,13 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "bmm":
             t.project_channels_first = batched_project_channels_first
+            continue
+        if o == "rowbias":  # results/h200_2026-12-02g/probe_attention.py's flex_rows
+            probe = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-02g", "probe_attention.py")
+            spec = importlib.util.spec_from_file_location("probe_attention", probe)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            t.GatedAttention._flex = staticmethod(module.flex_rows)
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product

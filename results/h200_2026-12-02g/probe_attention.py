@@ -1,0 +1,125 @@
+"""Where the attentions' time goes, module by module, and what the shared bias's
+gradient costs in FlexAttention's backward.
+
+    PYTHONPATH=. python3 results/h200_2026-12-02g/probe_attention.py [PRESET ...]
+
+For each preset (default: small medium) and each attention module of one Evoformer
+block (Alg. 7 MSA row attention with pair bias, Alg. 8 MSA column attention,
+Alg. 13 triangle attention), on the flex+fused path under bf16 autocast: the module
+alone, compiled (torch.compile, forward and backward), profiled for ITERS calls of
+forward+backward; prints GPU kernel time per call and the top kernels.
+
+Alg. 7 and 13 run three versions of GatedAttention._flex:
+  shared  the script's code: one float32 bias [L, H, Q, K] read by every row; the
+          generated backward adds each row's bias gradient into it (atomic adds,
+          R rows onto each element);
+  nograd  the same with the bias detached: no bias gradient at all (a lower bound,
+          not a correct step);
+  rows    flex_rows below: the bias (and the key-mask bias) materialised per row,
+          [L R, H, Q, K] float32, so every row adds into its own gradient and
+          autograd sums the rows afterwards (no two programs add into one address).
+"""
+import functools, importlib.util, os, sys
+
+import torch
+
+import tiny_openfold_v1 as t
+
+ITERS = int(os.environ.get("PROBE_ITERS", 10))
+
+
+def flex_rows(q, k, v, biases, key_mask):
+    """GatedAttention._flex with the bias materialised per row (see the docstring)."""
+    *lead, R, H, Q, c = q.shape
+    K = k.shape[-2]
+    bias = functools.reduce(torch.add, [t.at_least_fp32(b) for b in biases])  # [*, 1, H, Q, K]
+    mask_bias = t.mask_to_bias(t.at_least_fp32(key_mask))[..., None, None, :]  # [*, R, 1, 1, K]
+    rows = (bias + mask_bias).reshape(-1, H, Q, K)  # [L R, H, Q, K]
+
+    def add_bias(score, b, h, q_idx, k_idx):
+        return score + rows[b, h, q_idx, k_idx]
+
+    o = t.flex_kernel(q)(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
+                         score_mod=add_bias, kernel_options=t.FLEX_KERNEL_OPTIONS if q.is_cuda else None)
+    return o.view(*lead, R, H, Q, c)
+
+
+SHARED = t.GatedAttention._flex
+
+
+def flex_nograd(q, k, v, biases, key_mask):
+    return SHARED(q, k, v, [b.detach() for b in biases], key_mask)
+
+
+VARIANTS = {"shared": SHARED, "nograd": flex_nograd, "rows": flex_rows}
+
+
+def load_profile_kernels():
+    path = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-01", "profile_kernels.py")
+    spec = importlib.util.spec_from_file_location("profile_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def probe(preset, name, variant, device):
+    cfg = t.config_from_preset(preset)
+    B, S, N = t.PRESETS[preset]["batch_size"], cfg.n_seqs, cfg.max_seq_len
+    torch.manual_seed(0)
+    m = torch.randn(B, S, N, cfg.msa_dim, device=device, requires_grad=True)
+    z = torch.randn(B, N, N, cfg.pair_dim, device=device, requires_grad=True)
+    msa_mask = torch.ones(B, S, N, device=device)
+    pair_mask = torch.ones(B, N, N, device=device)
+    if name == "alg7_msa_row":
+        module, inputs = t.MSARowAttentionWithPairBias(cfg), (m, z, msa_mask)
+    elif name == "alg8_msa_column":
+        module, inputs = t.MSAColumnAttention(cfg), (m, msa_mask)
+    else:
+        module, inputs = t.TriangleAttentionStartingNode(cfg), (z, pair_mask)
+    module = module.to(device)
+    for p in module.parameters():  # no branch the identity (linear_o starts at zero)
+        torch.nn.init.normal_(p, std=0.05)
+    for mod in module.modules():
+        if isinstance(mod, t.GatedAttention):
+            mod.attention, mod.fuse_projections = "flex", True
+    t.GatedAttention._flex = staticmethod(VARIANTS[variant])
+    torch._dynamo.reset()
+    compiled = torch.compile(module)
+    grad = None
+
+    def call():
+        nonlocal grad
+        with torch.autocast(device.type, torch.bfloat16):
+            out = compiled(*inputs)
+        if grad is None:
+            grad = torch.randn_like(out, dtype=torch.float32)
+        (out.float() * grad).sum().backward()
+
+    for _ in range(3):
+        call()
+    torch.cuda.synchronize()
+    pk = load_profile_kernels()
+    ms, count = pk.kernel_table(pk.profile_steps(lambda _: call(), None, ITERS), ITERS,
+                                f"{preset} {name} {variant}", top=8)
+    return ms, count
+
+
+def main(presets):
+    device = torch.device("cuda")
+    rows = []
+    for preset in presets:
+        for name in ("alg7_msa_row", "alg8_msa_column", "alg13_triangle"):
+            for variant in (("shared", "nograd", "rows") if name != "alg8_msa_column" else ("shared",)):
+                try:
+                    ms, count = probe(preset, name, variant, device)
+                    rows.append((preset, name, variant, f"{1e3 * ms:.1f}", f"{count:.0f}"))
+                except Exception as e:  # one failing variant must not hide the others
+                    print(f"{preset} {name} {variant}: failed: {type(e).__name__}: {str(e)[:300]}")
+                    rows.append((preset, name, variant, "failed", "-"))
+    print("\npreset  module            variant  kernel us/call  kernels/call")
+    for r in rows:
+        print(f"{r[0]:<7} {r[1]:<17} {r[2]:<8} {r[3]:>14} {r[4]:>13}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["small", "medium"])
