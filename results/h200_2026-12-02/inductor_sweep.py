@@ -89,6 +89,7 @@ def worker(outdir, deadline, n_total, name, spec):
             probe = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-02g", "probe_attention.py")
             spec = importlib.util.spec_from_file_location("probe_attention", probe)
             module = importlib.util.module_from_spec(spec)
+            sys.modules["probe_attention"] = module  # Dynamo looks traced functions' modules up by name
             spec.loader.exec_module(module)
             t.GatedAttention._flex = staticmethod(module.flex_rows)
             continue

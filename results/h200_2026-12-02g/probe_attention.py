@@ -2,6 +2,7 @@
 gradient costs in FlexAttention's backward.
 
     PYTHONPATH=. python3 results/h200_2026-12-02g/probe_attention.py [PRESET ...]
+    PYTHONPATH=. python3 results/h200_2026-12-02g/probe_attention.py tune [PRESET ...]
 
 For each preset (default: small medium) and each attention module of one Evoformer
 block (Alg. 7 MSA row attention with pair bias, Alg. 8 MSA column attention,
@@ -18,8 +19,19 @@ Alg. 7 and 13 run three versions of GatedAttention._flex:
   rows    flex_rows below: the bias (and the key-mask bias) materialised per row,
           [L R, H, Q, K] float32, so every row adds into its own gradient and
           autograd sums the rows afterwards (no two programs add into one address).
+
+"tune": the FlexAttention kernels' tile settings, for Alg. 7 and 13 on the script's
+code: "default" (the script's FLEX_KERNEL_OPTIONS), "tma" (the same with USE_TMA, the
+Hopper tensor-memory accelerator for the loads) and "autotune" (Inductor's max_autotune:
+its list of flex configurations benchmarked at compile time, no options of ours; the
+chosen ones are in the AUTOTUNE tables it prints to stderr). Prints the flex forward and
+backward kernels' time per call beside the module's. For Alg. 8 (no bias; the script
+sends it to SDPA, which picks cuDNN on the H200): "sdpa" (the script's code), "efficient"
+(SDPA held to its memory-efficient kernel), "flex" (FlexAttention with the key mask as
+its only score_mod, fused_by_flex below) and "math" (the reference attention, einsum and
+softmax, left to Inductor).
 """
-import functools, importlib.util, os, sys
+import fcntl, functools, importlib.util, os, sys
 
 import torch
 
@@ -45,6 +57,30 @@ def flex_rows(q, k, v, biases, key_mask):
 
 
 SHARED = t.GatedAttention._flex
+FUSED = t.GatedAttention._fused
+
+
+def fused_by_flex(q, k, v, biases, key_mask):
+    """GatedAttention._fused for Alg. 8 (no biases) by FlexAttention: the key-mask bias
+    is the score_mod's only term."""
+    assert not biases
+    *lead, R, H, Q, c = q.shape
+    K = k.shape[-2]
+    mask_bias = t.mask_to_bias(t.at_least_fp32(key_mask)).reshape(-1, K)  # [L R, K]
+
+    def add_mask(score, b, h, q_idx, k_idx):
+        return score + mask_bias[b, k_idx]
+
+    o = t.flex_kernel(q)(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
+                         score_mod=add_mask, kernel_options=t.FLEX_KERNEL_OPTIONS if q.is_cuda else None)
+    return o.view(*lead, R, H, Q, c)
+
+
+def fused_efficient(q, k, v, biases, key_mask):
+    """GatedAttention._fused with SDPA held to its memory-efficient kernel."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+        return FUSED(q, k, v, biases, key_mask)
 
 
 def flex_nograd(q, k, v, biases, key_mask):
@@ -62,7 +98,7 @@ def load_profile_kernels():
     return module
 
 
-def probe(preset, name, variant, device):
+def probe(preset, name, variant, device, options=None, autotune=False, fused=FUSED, attention="flex"):
     cfg = t.config_from_preset(preset)
     B, S, N = t.PRESETS[preset]["batch_size"], cfg.n_seqs, cfg.max_seq_len
     torch.manual_seed(0)
@@ -81,10 +117,12 @@ def probe(preset, name, variant, device):
         torch.nn.init.normal_(p, std=0.05)
     for mod in module.modules():
         if isinstance(mod, t.GatedAttention):
-            mod.attention, mod.fuse_projections = "flex", True
+            mod.attention, mod.fuse_projections = attention, True
     t.GatedAttention._flex = staticmethod(VARIANTS[variant])
+    t.GatedAttention._fused = staticmethod(fused)
+    t.FLEX_KERNEL_OPTIONS = DEFAULT_OPTIONS if options is None else options
     torch._dynamo.reset()
-    compiled = torch.compile(module)
+    compiled = torch.compile(module, options={"max_autotune": True} if autotune else None)
     grad = None
 
     def call():
@@ -99,9 +137,17 @@ def probe(preset, name, variant, device):
         call()
     torch.cuda.synchronize()
     pk = load_profile_kernels()
-    ms, count = pk.kernel_table(pk.profile_steps(lambda _: call(), None, ITERS), ITERS,
-                                f"{preset} {name} {variant}", top=8)
-    return ms, count
+    lock = open(os.environ.get("PROBE_LOCK", os.devnull), "w")  # PROBE_LOCK: one process profiles at a time
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    call()
+    torch.cuda.synchronize()
+    prof = pk.profile_steps(lambda _: call(), None, ITERS)
+    lock.close()
+    ms, count = pk.kernel_table(prof, ITERS, f"{preset} {name} {variant}", top=8)
+    flex = [sum(e.device_time_total for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+                and "flex_attention" in e.name and ("backward" in e.name) == backward) / ITERS
+            for backward in (False, True)]
+    return ms, count, flex
 
 
 def main(presets):
@@ -111,7 +157,7 @@ def main(presets):
         for name in ("alg7_msa_row", "alg8_msa_column", "alg13_triangle"):
             for variant in (("shared", "nograd", "rows") if name != "alg8_msa_column" else ("shared",)):
                 try:
-                    ms, count = probe(preset, name, variant, device)
+                    ms, count, _ = probe(preset, name, variant, device)
                     rows.append((preset, name, variant, f"{1e3 * ms:.1f}", f"{count:.0f}"))
                 except Exception as e:  # one failing variant must not hide the others
                     print(f"{preset} {name} {variant}: failed: {type(e).__name__}: {str(e)[:300]}")
@@ -121,5 +167,33 @@ def main(presets):
         print(f"{r[0]:<7} {r[1]:<17} {r[2]:<8} {r[3]:>14} {r[4]:>13}")
 
 
+DEFAULT_OPTIONS = t.FLEX_KERNEL_OPTIONS
+SETTINGS = {"default": dict(), "tma": dict(options=dict(DEFAULT_OPTIONS, USE_TMA=True)),
+            "autotune": dict(options={}, autotune=True)}
+ALG8_SETTINGS = {"sdpa": dict(), "efficient": dict(fused=fused_efficient), "flex": dict(fused=fused_by_flex),
+                 "math": dict(attention="reference")}
+
+
+def tune(presets):
+    device = torch.device("cuda")
+    rows = []
+    for preset in presets:
+        for name in ("alg7_msa_row", "alg13_triangle", "alg8_msa_column"):
+            for setting, kwargs in (ALG8_SETTINGS if name == "alg8_msa_column" else SETTINGS).items():
+                print(f"#### {preset} {name} {setting}", file=sys.stderr, flush=True)
+                try:
+                    ms, _, (fwd, bwd) = probe(preset, name, "shared", device, **kwargs)
+                    rows.append((preset, name, setting, f"{1e3 * ms:.1f}", f"{fwd:.1f}", f"{bwd:.1f}"))
+                except Exception as e:
+                    print(f"{preset} {name} {setting}: failed: {type(e).__name__}: {str(e)[:300]}")
+                    rows.append((preset, name, setting, "failed", "-", "-"))
+    print("\npreset  module            setting   kernel us/call  flex fwd us  flex bwd us")
+    for r in rows:
+        print(f"{r[0]:<7} {r[1]:<17} {r[2]:<9} {r[3]:>14} {r[4]:>12} {r[5]:>12}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["small", "medium"])
+    if sys.argv[1:2] == ["tune"]:
+        tune(sys.argv[2:] or ["small", "medium"])
+    else:
+        main(sys.argv[1:] or ["small", "medium"])
