@@ -363,10 +363,10 @@ class GatedAttention(nn.Module):
     additive mask (the biases plus the key-mask bias) to PyTorch's fused
     scaled_dot_product_attention, whose memory-efficient kernel never stores the
     [*, H, Q, K] logits and still returns the gradient of the bias; "flex" sends
-    the biased attentions (Alg. 7, 13, 14) to FlexAttention, whose generated
-    kernel reads the shared bias itself and sums its gradient over the rows
-    (Alg. 8 has no bias and keeps SDPA; on a GPU so do heads narrower than
-    FLEX_MIN_HEAD_WIDTH, which FlexAttention's generated kernel does not take).
+    all four attentions to FlexAttention, whose generated kernel reads the shared
+    bias itself and sums its gradient over the rows (Alg. 7, 13, 14) and adds
+    the key mask (all four; on a GPU, heads narrower than FLEX_MIN_HEAD_WIDTH,
+    which FlexAttention's generated kernel does not take, keep SDPA).
     """
 
     attention = "reference"  # or "sdpa" or "flex"
@@ -396,7 +396,7 @@ class GatedAttention(nn.Module):
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
         q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
-        if self.attention == "flex" and biases and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
+        if self.attention == "flex" and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
             o = self._flex(q, k, v, biases, key_mask)
         elif self.attention in ("sdpa", "flex"):
             o = self._fused(q, k, v, biases, key_mask)
@@ -445,23 +445,30 @@ class GatedAttention(nn.Module):
         not the logits, not the mask, and not the bias gradient, which the backward
         kernel accumulates over the rows into one float32 [*, H, Q, K] buffer.
         (sdpa materialises the mask as [R, H, Q, K] bf16 and autograd then sums its
-        gradient over R.)
+        gradient over R.) Alg. 8 has no bias: its score_mod adds the key mask only.
         """
         *lead, R, H, Q, c = q.shape
         K = k.shape[-2]
-        bias = functools.reduce(torch.add, [at_least_fp32(b) for b in biases])  # [*, 1, H, Q, K]
-        # Contiguous, key axis last: the kernel reads a tile of bias[b, h] per block of
-        # queries and adds a tile of gradient into it. The triangle bias arrives as a
-        # permuted view ([*, j, k, H] memory); left so, both became strided accesses and
-        # the medium step took 3 ms longer than with SDPA (results/h200_2026-12-02c).
-        bias = bias.expand(*lead, 1, H, Q, K).reshape(-1, H, Q, K).contiguous()  # [L, H, Q, K], L = prod(lead)
-        mask_bias = mask_to_bias(at_least_fp32(key_mask)).reshape(-1, K)  # [L * R, K]
+        mask_bias = mask_to_bias(at_least_fp32(key_mask)).reshape(-1, K)  # [L * R, K], L = prod(lead)
 
-        def add_biases(score, b, h, q_idx, k_idx):  # b indexes the L * R rows
-            return score + bias[b // R, h, q_idx, k_idx] + mask_bias[b, k_idx]
+        def add_mask(score, b, h, q_idx, k_idx):  # b indexes the L * R rows
+            return score + mask_bias[b, k_idx]
 
+        score_mod = add_mask
+        if biases:
+            bias = functools.reduce(torch.add, [at_least_fp32(b) for b in biases])  # [*, 1, H, Q, K]
+            # Contiguous, key axis last: the kernel reads a tile of bias[b, h] per block of
+            # queries and adds a tile of gradient into it. The triangle bias arrives as a
+            # permuted view ([*, j, k, H] memory); left so, both became strided accesses and
+            # the medium step took 3 ms longer than with SDPA (results/h200_2026-12-02c).
+            bias = bias.expand(*lead, 1, H, Q, K).reshape(-1, H, Q, K).contiguous()  # [L, H, Q, K]
+
+            def add_biases(score, b, h, q_idx, k_idx):
+                return score + bias[b // R, h, q_idx, k_idx] + mask_bias[b, k_idx]
+
+            score_mod = add_biases
         o = flex_kernel(q)(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
-                           score_mod=add_biases, kernel_options=FLEX_KERNEL_OPTIONS if q.is_cuda else None)
+                           score_mod=score_mod, kernel_options=flex_kernel_options(q, K))
         return o.view(*lead, R, H, Q, c)
 
 
@@ -469,7 +476,24 @@ class GatedAttention(nn.Module):
 # memory (it has 227 KB) and failed to compile; two pipeline stages fit, and were also
 # the faster setting at width 32 (results/h200_2026-12-02c). Not measured on ROCm.
 FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
+# Short rows (K <= 128 keys, the small and medium presets): the backward's loops run over
+# one or two tiles of 64, so software pipelining has nothing to overlap. Inductor's
+# autotuning on the H200 chose one stage and 4 warps for all four attentions of small and
+# medium; 64-wide tiles were the best or within 4 % of it. Alone, the backward kernels took
+# 23-42 % less time (results/h200_2026-12-02g). NVIDIA only: not measured on ROCm.
+FLEX_SHORT_KEYS = 128
+FLEX_SHORT_BACKWARD_OPTIONS = {"bwd_num_stages": 1, "bwd_num_warps": 4, "bwd_BLOCK_M1": 64, "bwd_BLOCK_N1": 64,
+                               "bwd_BLOCK_M2": 64, "bwd_BLOCK_N2": 64}
 FLEX_MIN_HEAD_WIDTH = 16  # torch 2.11 on the H200: "embedding dimension ... must be at least 16"
+
+
+def flex_kernel_options(q: torch.Tensor, n_keys: int) -> Optional[dict]:
+    """FlexAttention's kernel_options for queries q and n_keys keys (None on the CPU)."""
+    if not q.is_cuda:
+        return None
+    if n_keys <= FLEX_SHORT_KEYS and torch.version.hip is None:
+        return {**FLEX_KERNEL_OPTIONS, **FLEX_SHORT_BACKWARD_OPTIONS}
+    return FLEX_KERNEL_OPTIONS
 
 
 def flex_kernel(q: torch.Tensor):
@@ -1048,8 +1072,7 @@ class TinyOpenFold(nn.Module):
                   checkpoint_blocks: bool = False, fuse_projections: bool = False,
                   triton_kernels: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
-        all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in Alg. 7,
-        13 and 14, sdpa in Alg. 8). chunk_size: rows per chunk of the
+        all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all four). chunk_size: rows per chunk of the
         attentions, transitions, outer-product mean and triangle multiplications
         (see chunked()). checkpoint_blocks: keep only each block's inputs for
         backward and recompute the block (torch.utils.checkpoint).

@@ -142,15 +142,53 @@ def test_flex_chunked_and_checkpointed_forward_matches_the_reference(flex_on_cpu
         assert torch.allclose(ref[key] * m, out[key] * m, atol=1e-10), key
 
 
-def test_flex_sends_the_biased_attentions_to_flex_attention(flex_on_cpu, monkeypatch):
-    """Alg. 7, 13 and 14 call FlexAttention, Alg. 8 (no bias) SDPA: 3 + 1 per block."""
+def test_flex_sends_all_four_attentions_to_flex_attention(flex_on_cpu, monkeypatch):
+    """Alg. 7, 8, 13 and 14 call FlexAttention (Alg. 8 with the key mask as its only
+    score_mod): 4 per block, none SDPA."""
     calls = {"flex": 0, "sdpa": 0}
     monkeypatch.setattr(tof, "flex_attention", counted(calls, "flex", tof.flex_attention))
     monkeypatch.setattr(tof.F, "scaled_dot_product_attention",
                         counted(calls, "sdpa", tof.F.scaled_dot_product_attention))
     with torch.no_grad():
         copy.deepcopy(MODEL).configure(attention="flex")(*ARGS)
-    assert calls == {"flex": 3 * CFG.n_evoformer_blocks, "sdpa": CFG.n_evoformer_blocks}
+    assert calls == {"flex": 4 * CFG.n_evoformer_blocks, "sdpa": 0}
+
+
+def test_flex_column_attention_computes_the_reference_function(flex_on_cpu):
+    """Alg. 8 alone on the flex path (no bias; padded sequences masked) against the
+    reference, outputs and every gradient, float64."""
+    torch.manual_seed(3)
+    module = tof.MSAColumnAttention(CFG).double()
+    for p in module.parameters():  # no branch the identity (linear_o starts at zero)
+        torch.nn.init.normal_(p, std=0.3)
+    m = torch.randn(2, 5, 7, CFG.msa_dim, dtype=torch.float64, requires_grad=True)
+    mask = (torch.rand(2, 5, 7) > 0.3).double()
+    mask[:, 0] = 1  # every column keeps one real sequence
+    results = []
+    for attention in ("reference", "flex"):
+        module.attention.attention = attention
+        out = module(m, mask)
+        weights = torch.randn_like(out, generator=torch.Generator().manual_seed(1))
+        grads = torch.autograd.grad((out * weights * mask[..., None]).sum(), [m, *module.parameters()])
+        results.append((out * mask[..., None], *grads))
+    for ref, flex in zip(*results):
+        assert torch.allclose(ref, flex, atol=1e-10), (ref - flex).abs().max()
+
+
+class _FakeCudaTensor:
+    is_cuda = True
+
+
+def test_flex_kernel_options_shorten_the_backward_pipeline_only_for_short_rows(monkeypatch):
+    """One pipeline stage and 64-wide tiles in the backward for K <= 128 keys on NVIDIA
+    (measured there); the shared-memory-safe stages otherwise; nothing on the CPU."""
+    monkeypatch.setattr(torch.version, "hip", None)
+    short = tof.flex_kernel_options(_FakeCudaTensor(), tof.FLEX_SHORT_KEYS)
+    assert short["bwd_num_stages"] == 1 and short["bwd_BLOCK_M1"] == 64 and short["fwd_num_stages"] == 2
+    assert tof.flex_kernel_options(_FakeCudaTensor(), tof.FLEX_SHORT_KEYS + 1) == tof.FLEX_KERNEL_OPTIONS
+    assert tof.flex_kernel_options(torch.zeros(1), 64) is None
+    monkeypatch.setattr(torch.version, "hip", "6.2")
+    assert tof.flex_kernel_options(_FakeCudaTensor(), 64) == tof.FLEX_KERNEL_OPTIONS
 
 
 def test_flex_is_refused_where_it_cannot_run():

@@ -15,7 +15,9 @@ with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), bmm
 the fused a/b projections of Alg. 11/12 as one product per protein (batched_project_channels_first), and
-rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py), and
+rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py),
+stages2 and alg8sdpa the flex path as before results/h200_2026-12-02g (FLEX_KERNEL_OPTIONS for
+every FlexAttention call; Alg. 8 through SDPA), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -23,7 +25,7 @@ A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
 """
-import dataclasses, fcntl, glob, importlib.util, json, os, subprocess, sys, time
+import dataclasses, fcntl, functools, glob, importlib.util, json, os, subprocess, sys, time
 
 import torch
 
@@ -75,6 +77,11 @@ def batched_project_channels_first(x, layers, fused):
 PROJECT_CHANNELS_FIRST = t.project_channels_first
 
 
+def flex_or_sdpa(flex, q, k, v, biases, key_mask):
+    """OPTS "alg8sdpa": GatedAttention._flex for the biased attentions, SDPA (_fused) for Alg. 8."""
+    return flex(q, k, v, biases, key_mask) if biases else t.GatedAttention._fused(q, k, v, biases, key_mask)
+
+
 def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
@@ -92,6 +99,12 @@ def worker(outdir, deadline, n_total, name, spec):
             sys.modules["probe_attention"] = module  # Dynamo looks traced functions' modules up by name
             spec.loader.exec_module(module)
             t.GatedAttention._flex = staticmethod(module.flex_rows)
+            continue
+        if o == "stages2":  # FlexAttention's options as before 2026-12-02g: FLEX_KERNEL_OPTIONS for every call
+            t.flex_kernel_options = lambda q, n_keys: t.FLEX_KERNEL_OPTIONS if q.is_cuda else None
+            continue
+        if o == "alg8sdpa":  # the flex path's Alg. 8 (no bias) through SDPA, as before 2026-12-02g
+            t.GatedAttention._flex = staticmethod(functools.partial(flex_or_sdpa, t.GatedAttention._flex))
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product

@@ -21,7 +21,8 @@ Alg. 7 and 13 run three versions of GatedAttention._flex:
           autograd sums the rows afterwards (no two programs add into one address).
 
 "tune": the FlexAttention kernels' tile settings, for Alg. 7 and 13 on the script's
-code: "default" (the script's FLEX_KERNEL_OPTIONS), "tma" (the same with USE_TMA, the
+code: "default" (the script's choice: at 0b21cb6, call 2, FLEX_KERNEL_OPTIONS for every
+call; since then flex_kernel_options()), "tma" (FLEX_KERNEL_OPTIONS with USE_TMA, the
 Hopper tensor-memory accelerator for the loads) and "autotune" (Inductor's max_autotune:
 its list of flex configurations benchmarked at compile time, no options of ours; the
 chosen ones are in the AUTOTUNE tables it prints to stderr). Prints the flex forward and
@@ -52,11 +53,12 @@ def flex_rows(q, k, v, biases, key_mask):
         return score + rows[b, h, q_idx, k_idx]
 
     o = t.flex_kernel(q)(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
-                         score_mod=add_bias, kernel_options=t.FLEX_KERNEL_OPTIONS if q.is_cuda else None)
+                         score_mod=add_bias, kernel_options=t.flex_kernel_options(q, K))
     return o.view(*lead, R, H, Q, c)
 
 
 SHARED = t.GatedAttention._flex
+SCRIPT_OPTIONS = t.flex_kernel_options
 FUSED = t.GatedAttention._fused
 
 
@@ -72,7 +74,7 @@ def fused_by_flex(q, k, v, biases, key_mask):
         return score + mask_bias[b, k_idx]
 
     o = t.flex_kernel(q)(q.reshape(-1, H, Q, c), k.reshape(-1, H, K, c), v.reshape(-1, H, K, c),
-                         score_mod=add_mask, kernel_options=t.FLEX_KERNEL_OPTIONS if q.is_cuda else None)
+                         score_mod=add_mask, kernel_options=t.flex_kernel_options(q, K))
     return o.view(*lead, R, H, Q, c)
 
 
@@ -120,7 +122,7 @@ def probe(preset, name, variant, device, options=None, autotune=False, fused=FUS
             mod.attention, mod.fuse_projections = attention, True
     t.GatedAttention._flex = staticmethod(VARIANTS[variant])
     t.GatedAttention._fused = staticmethod(fused)
-    t.FLEX_KERNEL_OPTIONS = DEFAULT_OPTIONS if options is None else options
+    t.flex_kernel_options = SCRIPT_OPTIONS if options is None else (lambda q, n_keys: options if q.is_cuda else None)
     torch._dynamo.reset()
     compiled = torch.compile(module, options={"max_autotune": True} if autotune else None)
     grad = None
@@ -167,8 +169,7 @@ def main(presets):
         print(f"{r[0]:<7} {r[1]:<17} {r[2]:<8} {r[3]:>14} {r[4]:>13}")
 
 
-DEFAULT_OPTIONS = t.FLEX_KERNEL_OPTIONS
-SETTINGS = {"default": dict(), "tma": dict(options=dict(DEFAULT_OPTIONS, USE_TMA=True)),
+SETTINGS = {"default": dict(), "tma": dict(options=dict(t.FLEX_KERNEL_OPTIONS, USE_TMA=True)),
             "autotune": dict(options={}, autotune=True)}
 ALG8_SETTINGS = {"sdpa": dict(), "efficient": dict(fused=fused_efficient), "flex": dict(fused=fused_by_flex),
                  "math": dict(attention="reference")}
