@@ -478,9 +478,11 @@ class GatedAttention(nn.Module):
 FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
 # Short rows (K <= 128 keys, the small and medium presets): the backward's loops run over
 # one or two tiles of 64, so software pipelining has nothing to overlap. Inductor's
-# autotuning on the H200 chose one stage and 4 warps for all four attentions of small and
-# medium; 64-wide tiles were the best or within 4 % of it. Alone, the backward kernels took
-# 23-42 % less time (results/h200_2026-12-02g). NVIDIA only: not measured on ROCm.
+# autotuning on the H200 (Alg. 7 and 13, small and medium: four cases) chose one stage and
+# 4 warps every time, with 64-wide tiles best or within 4 % of best; its picks took 22-42 %
+# less backward time alone. Alg. 8 takes the same options; the whole step, with them, was
+# 1.065x (small) and 1.042x (medium) faster (results/h200_2026-12-02g). NVIDIA only: not
+# measured on ROCm.
 FLEX_SHORT_KEYS = 128
 FLEX_SHORT_BACKWARD_OPTIONS = {"bwd_num_stages": 1, "bwd_num_warps": 4, "bwd_BLOCK_M1": 64, "bwd_BLOCK_N1": 64,
                                "bwd_BLOCK_M2": 64, "bwd_BLOCK_N2": 64}
@@ -1698,7 +1700,7 @@ class TrainConfig:
     emit_nvtx: bool = False  # NVTX (CUDA) / ROCTX (ROCm) ranges for nsys / rocprof
     peak_tflops: Optional[float] = None  # overrides the peak-FLOP/s table for MFU
     # Fast paths (issue: each computes the reference function; see tests/test_fast_paths.py)
-    # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14; "flex": FlexAttention in 7, 13, 14
+    # "sdpa": fused scaled_dot_product_attention in Alg. 7, 8, 13, 14; "flex": FlexAttention in all four
     attention: str = "reference"
     chunk_size: Optional[int] = None  # rows per chunk of attentions, transitions, OPM, triangle mult.
     checkpoint_blocks: bool = False  # recompute each Evoformer block in backward
@@ -3450,8 +3452,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--attention", choices=ATTENTION_IMPLEMENTATIONS, default="reference",
                    help="reference: einsum, float32 softmax, einsum; sdpa: fused scaled_dot_product_attention "
                         "with the pair/triangle bias and key mask as one additive mask (no stored logits); "
-                        "flex (GPU): FlexAttention for the biased attentions, reading the shared bias in the kernel "
-                        "(nothing of size rows x heads x N x N stored), SDPA for the column attention")
+                        "flex (GPU): FlexAttention in all four, reading the shared bias and the key mask in the "
+                        "kernel (nothing of size rows x heads x N x N stored)")
     g.add_argument("--compile", action="store_true",
                    help="torch.compile the forward + loss (and so the backward); fused AdamW on GPU")
     g.add_argument("--compile-scope", choices=COMPILE_SCOPES, default="step",

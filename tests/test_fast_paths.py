@@ -154,11 +154,13 @@ def test_flex_sends_all_four_attentions_to_flex_attention(flex_on_cpu, monkeypat
     assert calls == {"flex": 4 * CFG.n_evoformer_blocks, "sdpa": 0}
 
 
-def test_flex_column_attention_computes_the_reference_function(flex_on_cpu):
-    """Alg. 8 alone on the flex path (no bias; padded sequences masked) against the
-    reference, outputs and every gradient, float64."""
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_flex_column_attention_computes_the_reference_function(flex_on_cpu, chunk_size):
+    """Alg. 8 alone on the flex path (no bias; padded sequences masked), whole and in
+    chunks of 3 columns, against the reference: outputs and every gradient, float64."""
     torch.manual_seed(3)
     module = tof.MSAColumnAttention(CFG).double()
+    module.attention.chunk_size = chunk_size
     for p in module.parameters():  # no branch the identity (linear_o starts at zero)
         torch.nn.init.normal_(p, std=0.3)
     m = torch.randn(2, 5, 7, CFG.msa_dim, dtype=torch.float64, requires_grad=True)
@@ -173,6 +175,19 @@ def test_flex_column_attention_computes_the_reference_function(flex_on_cpu):
         results.append((out * mask[..., None], *grads))
     for ref, flex in zip(*results):
         assert torch.allclose(ref, flex, atol=1e-10), (ref - flex).abs().max()
+
+
+def test_flex_kernel_options_are_asked_with_each_attentions_key_count(flex_on_cpu, monkeypatch):
+    """Rows attend over N residues (Alg. 7, 13, 14) or S sequences (Alg. 8): the options
+    must be chosen by that count, not by the head width."""
+    seen = []
+    monkeypatch.setattr(tof, "flex_kernel_options", lambda q, n_keys: seen.append(n_keys))
+    msa_tokens = ARGS[0]
+    with torch.no_grad():
+        copy.deepcopy(MODEL).configure(attention="flex")(*ARGS)
+    S, N = msa_tokens.shape[1], msa_tokens.shape[2]
+    assert S != N and sorted(set(seen)) == sorted({S, N})
+    assert seen.count(S) == CFG.n_evoformer_blocks and seen.count(N) == 3 * CFG.n_evoformer_blocks
 
 
 class _FakeCudaTensor:
