@@ -93,11 +93,12 @@ VARIANTS = {"shared": SHARED, "nograd": flex_nograd, "rows": flex_rows}
 
 
 def load_profile_kernels():
-    path = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-01", "profile_kernels.py")
-    spec = importlib.util.spec_from_file_location("profile_kernels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """profile_kernels.py (kernel_table, profile_steps), by the sweep's own loader."""
+    spec = importlib.util.spec_from_file_location(
+        "inductor_sweep", os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-02", "inductor_sweep.py"))
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    return sweep.load_profile_kernels()
 
 
 def probe(preset, name, variant, device, options=None, autotune=False, fused=FUSED, attention="flex"):
