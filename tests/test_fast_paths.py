@@ -444,8 +444,10 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     """fp32, the same optimizer settings (fused, capturable): the first step's loss
     and clipped gradients match the eager loop's, and so do the next two losses.
     (Weights after AdamW are not compared: Adam's first update is +-lr for any
-    non-zero gradient, so rounding noise in a near-zero gradient flips it.)"""
-    cfg = tof.config_from_preset("tiny")
+    non-zero gradient, so rounding noise in a near-zero gradient flips it.)
+    The flex paths use 2 MSA heads (width 16, FlexAttention's least), so that Alg. 7
+    and 8 run FlexAttention too; the tiny preset's 8-wide heads would take SDPA."""
+    cfg = tof.config_from_preset("tiny", **({"n_heads_msa": 2} if paths.get("attention") == "flex" else {}))
     torch.backends.cuda.matmul.allow_tf32 = False
     eager_paths = dict(paths, compile=False)  # keeps cuda_graphs' optimizer (capturable) for the eager run
     results = []
