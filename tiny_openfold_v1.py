@@ -1074,8 +1074,8 @@ class TinyOpenFold(nn.Module):
                   checkpoint_blocks: bool = False, fuse_projections: bool = False,
                   triton_kernels: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
-        all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all four). chunk_size: rows per chunk of the
-        attentions, transitions, outer-product mean and triangle multiplications
+        all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all
+        four). chunk_size: rows per chunk of the attentions, transitions, outer-product mean and triangle multiplications
         (see chunked()). checkpoint_blocks: keep only each block's inputs for
         backward and recompute the block (torch.utils.checkpoint).
         fuse_projections: projections that read the same input (q/k/v/gate of each
