@@ -1075,8 +1075,8 @@ class TinyOpenFold(nn.Module):
                   triton_kernels: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
         all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all
-        four). chunk_size: rows per chunk of the attentions, transitions, outer-product mean and triangle multiplications
-        (see chunked()). checkpoint_blocks: keep only each block's inputs for
+        four). chunk_size: rows per chunk of the attentions, transitions,
+        outer-product mean and triangle multiplications (see chunked()). checkpoint_blocks: keep only each block's inputs for
         backward and recompute the block (torch.utils.checkpoint).
         fuse_projections: projections that read the same input (q/k/v/gate of each
         attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
