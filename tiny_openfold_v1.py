@@ -484,8 +484,8 @@ FLEX_KERNEL_OPTIONS = {"fwd_num_stages": 2, "bwd_num_stages": 2}
 # 1.065x (small) and 1.042x (medium) faster (results/h200_2026-12-02g). NVIDIA only: not
 # measured on ROCm.
 FLEX_SHORT_KEYS = 128
-FLEX_SHORT_BACKWARD_OPTIONS = {"bwd_num_stages": 1, "bwd_num_warps": 4, "bwd_BLOCK_M1": 64, "bwd_BLOCK_N1": 64,
-                               "bwd_BLOCK_M2": 64, "bwd_BLOCK_N2": 64}
+FLEX_SHORT_ROW_OPTIONS = {**FLEX_KERNEL_OPTIONS, "bwd_num_stages": 1, "bwd_num_warps": 4,
+                          "bwd_BLOCK_M1": 64, "bwd_BLOCK_N1": 64, "bwd_BLOCK_M2": 64, "bwd_BLOCK_N2": 64}
 FLEX_MIN_HEAD_WIDTH = 16  # torch 2.11 on the H200: "embedding dimension ... must be at least 16"
 
 
@@ -494,7 +494,7 @@ def flex_kernel_options(q: torch.Tensor, n_keys: int) -> Optional[dict]:
     if not q.is_cuda:
         return None
     if n_keys <= FLEX_SHORT_KEYS and torch.version.hip is None:
-        return {**FLEX_KERNEL_OPTIONS, **FLEX_SHORT_BACKWARD_OPTIONS}
+        return FLEX_SHORT_ROW_OPTIONS
     return FLEX_KERNEL_OPTIONS
 
 

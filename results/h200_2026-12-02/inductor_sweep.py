@@ -42,13 +42,19 @@ OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, 
            "pdl": {"triton.enable_pdl": True}}  # programmatic dependent launch (Hopper)
 
 
-def load_profile_kernels():
-    """The first day's profile_kernels.py (kernel_table, profile_steps), as a module."""
-    path = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-01", "profile_kernels.py")
-    spec = importlib.util.spec_from_file_location("profile_kernels", path)
+def load_module(relative_path, name):
+    """The script at results/RELATIVE_PATH as module NAME (registered in sys.modules,
+    where Dynamo looks traced functions' modules up by name)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__), "..", relative_path))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_profile_kernels():
+    """The first day's profile_kernels.py (kernel_table, profile_steps), as a module."""
+    return load_module(os.path.join("h200_2026-12-01", "profile_kernels.py"), "profile_kernels")
 
 
 def einsum_triangle_product(a, b, outgoing):
@@ -93,12 +99,8 @@ def worker(outdir, deadline, n_total, name, spec):
             t.project_channels_first = batched_project_channels_first
             continue
         if o == "rowbias":  # results/h200_2026-12-02g/probe_attention.py's flex_rows
-            probe = os.path.join(os.path.dirname(__file__), "..", "h200_2026-12-02g", "probe_attention.py")
-            spec = importlib.util.spec_from_file_location("probe_attention", probe)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules["probe_attention"] = module  # Dynamo looks traced functions' modules up by name
-            spec.loader.exec_module(module)
-            t.GatedAttention._flex = staticmethod(module.flex_rows)
+            probe = load_module(os.path.join("h200_2026-12-02g", "probe_attention.py"), "probe_attention")
+            t.GatedAttention._flex = staticmethod(probe.flex_rows)
             continue
         if o == "stages2":  # FlexAttention's options as before 2026-12-02g: FLEX_KERNEL_OPTIONS for every call
             t.flex_kernel_options = lambda q, n_keys: t.FLEX_KERNEL_OPTIONS if q.is_cuda else None
