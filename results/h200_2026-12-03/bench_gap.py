@@ -1,0 +1,46 @@
+"""Why --benchmark times the fastest small path about 9 % slower than inductor_sweep.py.
+
+    PYTHONPATH=. python3 results/h200_2026-12-03/bench_gap.py [--reference-first] [CLI FLAGS...]
+
+Does what run_benchmark does for one preset (small) and one path (the fastest), with the
+TrainConfig that the CLI builds from the given flags (configs_from_args): optionally the
+reference path first, then torch._dynamo.reset(), gc, empty_cache, benchmark_step,
+3 warm-up steps and 20 timed ones (time_steps, CUDA events). Then it profiles 5 more
+steps (profile_kernels.kernel_table), so that a slower step can be told apart as
+slower kernels or time between them. Prints one JSON line.
+"""
+import dataclasses, gc, json, sys, time
+
+import torch
+
+import tiny_openfold_v1 as t
+
+sys.path.insert(0, "results/h200_2026-12-02")
+from inductor_sweep import load_profile_kernels  # noqa: E402
+
+PATH = "flex+fused+triton+compile+graphs+flat"
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    reference_first = "--reference-first" in argv
+    argv = [a for a in argv if a != "--reference-first"]
+    args = t.build_parser().parse_args(["--benchmark", "--use-amp", "--benchmark-presets", "small"] + argv)
+    cfg, tc = t.configs_from_args(args)
+    cfg = t.config_from_preset("small")
+    device = torch.device("cuda")
+    pk = load_profile_kernels()
+    out = {"reference_first": reference_first, "argv": argv}
+    if reference_first:
+        ref_tc = dataclasses.replace(tc, batch_size=4, **t.parse_benchmark_path("reference"))
+        out["reference"] = t.benchmark_path(cfg, ref_tc, device, 20, 3)
+    torch._dynamo.reset()
+    gc.collect()
+    torch.cuda.empty_cache()
+    run_tc = dataclasses.replace(tc, batch_size=4, **t.parse_benchmark_path(PATH))
+    begin = time.time()
+    step, batches = t.benchmark_step(cfg, run_tc, device)
+    out["fast"] = t.time_steps(step, batches, 4, device, 20, 3)
+    out["setup_and_timing_s"] = round(time.time() - begin, 1)
+    kernel_ms, kernels = pk.kernel_table(pk.profile_steps(step, batches[0], 5), 5, f"small {PATH}", top=8)
+    out.update(kernel_ms_per_step=kernel_ms, kernels_per_step=kernels)
+    print(json.dumps(out))
