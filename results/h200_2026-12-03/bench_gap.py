@@ -7,7 +7,8 @@ TrainConfig that the CLI builds from the given flags (configs_from_args): option
 reference path first, then torch._dynamo.reset(), gc, empty_cache, benchmark_step,
 3 warm-up steps and 20 timed ones (time_steps, CUDA events). Then it profiles 5 more
 steps (profile_kernels.kernel_table), so that a slower step can be told apart as
-slower kernels or time between them. Prints one JSON line.
+slower kernels or time between them. Call 2 added: four more 20-step windows, the host's
+time to enqueue a step, and one window after that. Prints one JSON line.
 """
 import dataclasses, gc, json, sys, time
 
@@ -40,6 +41,16 @@ if __name__ == "__main__":
     begin = time.time()
     step, batches = t.benchmark_step(cfg, run_tc, device)
     out["fast"] = t.time_steps(step, batches, 4, device, 20, 3)
+    # call 2: is the first window slower than later ones (clocks still rising after the
+    # compile's idle GPU), and how long does the host take to enqueue a step?
+    out["windows_ms"] = [round(t.time_steps(step, batches, 4, device, 20, 0)["ms_per_step"], 3) for _ in range(4)]
+    t.synchronize(device)
+    tick = time.perf_counter()
+    for i in range(50):
+        step(batches[i % 2])
+    out["host_enqueue_ms_per_step"] = round(1e3 * (time.perf_counter() - tick) / 50, 3)
+    t.synchronize(device)
+    out["after_enqueue_ms"] = round(t.time_steps(step, batches, 4, device, 20, 0)["ms_per_step"], 3)
     out["setup_and_timing_s"] = round(time.time() - begin, 1)
     kernel_ms, kernels = pk.kernel_table(pk.profile_steps(step, batches[0], 5), 5, f"small {PATH}", top=8)
     out.update(kernel_ms_per_step=kernel_ms, kernels_per_step=kernels)
