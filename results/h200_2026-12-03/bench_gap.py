@@ -8,7 +8,8 @@ reference path first, then torch._dynamo.reset(), gc, empty_cache, benchmark_ste
 3 warm-up steps and 20 timed ones (time_steps, CUDA events). Then it profiles 5 more
 steps (profile_kernels.kernel_table), so that a slower step can be told apart as
 slower kernels or time between them. Call 2 added: four more 20-step windows, the host's
-time to enqueue a step, and one window after that. Prints one JSON line.
+time to enqueue a step, and one window after that. Call 3: a step alone (the queue
+empty), its GPU time and the host's time to enqueue it. Prints one JSON line.
 """
 import dataclasses, gc, json, sys, time
 
@@ -52,6 +53,21 @@ if __name__ == "__main__":
     t.synchronize(device)
     out["after_enqueue_ms"] = round(t.time_steps(step, batches, 4, device, 20, 0)["ms_per_step"], 3)
     out["setup_and_timing_s"] = round(time.time() - begin, 1)
+    # call 3: one step at a time, the queue empty before each: its GPU time (events) and
+    # the host's time to enqueue it
+    lone_gpu, lone_host = [], []
+    for i in range(10):
+        t.synchronize(device)
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        tick = time.perf_counter()
+        a.record()
+        step(batches[i % 2])
+        b.record()
+        lone_host.append(1e3 * (time.perf_counter() - tick))
+        t.synchronize(device)
+        lone_gpu.append(a.elapsed_time(b))
+    out["lone_step_gpu_ms"] = round(sorted(lone_gpu)[5], 3)
+    out["lone_step_host_ms"] = round(sorted(lone_host)[5], 3)
     kernel_ms, kernels = pk.kernel_table(pk.profile_steps(step, batches[0], 5), 5, f"small {PATH}", top=8)
     out.update(kernel_ms_per_step=kernel_ms, kernels_per_step=kernels)
     print(json.dumps(out))
