@@ -12,7 +12,8 @@ per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
 settings: mix64, mix128 (triton.mix_order_reduction_split_size), nomix (no mix-order
 reductions), pdl (triton.enable_pdl), combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
-tuning of Triton kernel configs); einsum is not an Inductor setting but the fused
+tuning of Triton kernel configs), aggr (aggressive_fusion), nosplit (split_reductions off),
+bigfuse (max_fusion_size 256); einsum is not an Inductor setting but the fused
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), bmm
 the fused a/b projections of Alg. 11/12 as one product per protein (batched_project_channels_first), and
 rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py),
@@ -39,7 +40,11 @@ OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, 
            "mix64": {"triton.mix_order_reduction_split_size": 64},
            "mix128": {"triton.mix_order_reduction_split_size": 128},
            "nomix": {"triton.mix_order_reduction": False},
-           "pdl": {"triton.enable_pdl": True}}  # programmatic dependent launch (Hopper)
+           "pdl": {"triton.enable_pdl": True},  # programmatic dependent launch (Hopper)
+           # fewer launches (results/h200_2026-12-03: one process idles 0.34 us between kernels):
+           "aggr": {"aggressive_fusion": True},  # fuse nodes that share no buffer, too
+           "nosplit": {"split_reductions": False},  # a large reduction as one kernel, not two
+           "bigfuse": {"max_fusion_size": 256}}  # nodes per fused kernel, 64 by default
 
 
 def load_module(relative_path, name):
