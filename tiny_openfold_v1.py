@@ -2224,9 +2224,16 @@ def system_info(device: torch.device) -> dict:
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        info["gpu_memory_gb"] = round(props.total_memory / 1e9, 1)
+        info.update(gpu_identity(torch.cuda.get_device_properties(device)))
     return info
+
+
+def gpu_identity(props) -> dict:
+    """Memory and UUID of a GPU (torch.cuda.get_device_properties). The UUID tells
+    whether two runs had the same physical card: one path has timed 10 % apart
+    in runs whose cards could not be told apart (results/h200_2026-12-03)."""
+    uuid = getattr(props, "uuid", None)  # absent on some builds
+    return {"gpu_memory_gb": round(props.total_memory / 1e9, 1), "gpu_uuid": str(uuid) if uuid is not None else None}
 
 
 def check_writable_dir(path: str, flag: str) -> None:

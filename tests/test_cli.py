@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -213,6 +214,14 @@ def test_short_training_run(tmp_path):
     assert isinstance(info, dict) and info["torch"] and info["python"]
     assert len(summary["loss_history"]) == 6 and all(_finite(x) for x in summary["loss_history"])
     assert summary["loss_history"][-1] == pytest.approx(perf["final_loss"])
+
+
+def test_gpu_identity_records_memory_and_uuid():
+    """system_info's GPU fields, from device properties (faked: CI has no GPU); the UUID
+    is what tells two runs' cards apart, and a build without it records None."""
+    props = types.SimpleNamespace(total_memory=150_754_820_096, uuid="GPU-5e1f0c2a")
+    assert tof.gpu_identity(props) == {"gpu_memory_gb": 150.8, "gpu_uuid": "GPU-5e1f0c2a"}
+    assert tof.gpu_identity(types.SimpleNamespace(total_memory=0)) == {"gpu_memory_gb": 0.0, "gpu_uuid": None}
 
 
 def test_variable_length_run(tmp_path):
