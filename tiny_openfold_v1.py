@@ -276,25 +276,6 @@ def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: 
     return out.split([layer.out_features for layer in layers], dim=-3)
 
 
-def pair_bias(z: torch.Tensor, layer: nn.Linear, fused: bool) -> torch.Tensor:
-    """linear_b of Alg. 7, 13 and 14: one attention bias per head from each
-    layer-normed pair z [*, I, J, c_z] -> [*, I, J, H]; layer has no bias.
-
-    Reference: layer(z), a matrix product only H (4) columns wide. On a GPU that
-    is three small, badly shaped GEMMs a step (forward, input gradient, weight
-    gradient) per attention.
-    --fuse-projections inside torch.compile: the same sum over c_z written as
-    multiply-and-reduce, sum_c z[..., c] * W[h, c], which Inductor can compute in
-    the kernel that layer-normed z (the same reduction axis) and whose gradients
-    are elementwise work and row sums it can fuse with the layer norm's backward.
-    Outside compile that form would store [*, I, J, H, c_z], so the product stays.
-    Under autocast z and W are float32 here, so this is the more precise of the two.
-    """
-    if fusing(z, fused) and torch.compiler.is_compiling():
-        return (z.unsqueeze(-2) * layer.weight).sum(-1)  # [*, I, J, H, c_z] -> [*, I, J, H], never stored
-    return layer(z)
-
-
 def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
     """The weights [sum c_out, c_in] and biases (zeros where a layer has none, or
     None if no layer has one) of layers, concatenated along the output axis."""
@@ -591,7 +572,7 @@ class MSARowAttentionWithPairBias(nn.Module):
     def forward(self, m: torch.Tensor, z: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], z [*, N_res, N_res, c_z], msa_mask [*, N_seq, N_res]."""
         m = self.layer_norm_m(m)
-        b = pair_bias(self.layer_norm_z(z), self.linear_b, self.attention.fuse_projections)  # [*, N_res, N_res, H]
+        b = self.linear_b(self.layer_norm_z(z))  # [*, N_res, N_res, H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, N_res, N_res]
         return self.attention(m, [b], msa_mask)
 
@@ -929,7 +910,7 @@ class TriangleAttentionStartingNode(nn.Module):
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm(z)
-        b = pair_bias(z, self.linear_b, self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
+        b = self.linear_b(z)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
         return self.attention(z, [b], pair_mask)
@@ -1099,8 +1080,7 @@ class TinyOpenFold(nn.Module):
         backward and recompute the block (torch.utils.checkpoint).
         fuse_projections: projections that read the same input (q/k/v/gate of each
         attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
-        as one matrix product each (see project(), project_channels_first()); under
-        torch.compile also the pair-bias projections as a reduction (pair_bias()).
+        as one matrix product each (see project(), project_channels_first()).
         triton_kernels: hand-written Triton kernels where there is one: the gated
         projections of the triangle multiplications (triangle_gating)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:

@@ -19,8 +19,6 @@ the fused a/b projections of Alg. 11/12 as one product per protein (batched_proj
 rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py),
 stages2 and alg8sdpa the flex path as before results/h200_2026-12-02g (FLEX_KERNEL_OPTIONS for
 every FlexAttention call; Alg. 8 through SDPA), and
-bgemm the pair-bias projections as width-4 matrix products even under --fuse-projections
-inside compile (as before results/h200_2026-12-03b), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -114,9 +112,6 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "alg8sdpa":  # the flex path's Alg. 8 (no bias) through SDPA, as before 2026-12-02g
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_sdpa, t.GatedAttention._flex))
-            continue
-        if o == "bgemm":  # the pair-bias projections (Alg. 7, 13, 14) as matrix products, as before 2026-12-03b
-            t.pair_bias = lambda z, layer, fused: layer(z)
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product
