@@ -19,6 +19,8 @@ the fused a/b projections of Alg. 11/12 as one product per protein (batched_proj
 rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py),
 stages2 and alg8sdpa the flex path as before results/h200_2026-12-02g (FLEX_KERNEL_OPTIONS for
 every FlexAttention call; Alg. 8 through SDPA), and
+pbreduce and pbheads the pair-bias projections of Alg. 7, 13 and 14 (width 4) as sums
+over c_z inside compile, not matrix products (PairBiasAsSums, PairBiasAsHeadSums), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -88,6 +90,44 @@ def batched_project_channels_first(x, layers, fused):
 PROJECT_CHANNELS_FIRST = t.project_channels_first
 
 
+class PairBiasAsSums(torch.nn.Linear):
+    """OPTS "pbreduce": a pair-bias projection (Alg. 7, 13, 14: c_z -> H, no bias)
+    that, inside torch.compile, is computed as sum_c z[..., c] W[h, c] instead of a
+    matrix product of width H (the form of ed64e2b, measured in results/h200_2026-12-03b
+    call 5: Inductor made one reduction per (row, head), 33 us where the LayerNorm took 11).
+    Outside compile, the product."""
+
+    def forward(self, z):
+        if not torch.compiler.is_compiling():
+            return super().forward(z)
+        return (z.unsqueeze(-2) * self.weight).sum(-1)  # [*, H, c_z] -> [*, H]
+
+
+class PairBiasAsHeadSums(PairBiasAsSums):
+    """OPTS "pbheads": as "pbreduce", but H separate sums over c_z, one per head, so
+    each is a reduction over the row that the LayerNorm before it also reduces, and
+    Inductor can compute all of them in the LayerNorm's kernel from one read of the row."""
+
+    def forward(self, z):
+        if not torch.compiler.is_compiling():
+            return torch.nn.Linear.forward(self, z)
+        return torch.stack([(z * w).sum(-1) for w in self.weight.unbind(0)], dim=-1)  # [*, H]
+
+
+LINEAR = t.linear
+
+
+def pair_bias_linear(cls):
+    """t.linear, with layers of at most 8 outputs and no bias (the pair-bias
+    projections; every other bias-free layer is wider) turned into cls."""
+    def make(c_in, c_out, bias=True, init="default"):
+        layer = LINEAR(c_in, c_out, bias, init)
+        if not bias and c_out <= 8:
+            layer.__class__ = cls
+        return layer
+    return make
+
+
 def flex_or_sdpa(flex, q, k, v, biases, key_mask):
     """OPTS "alg8sdpa": GatedAttention._flex for the biased attentions, SDPA (_fused) for Alg. 8."""
     return flex(q, k, v, biases, key_mask) if biases else t.GatedAttention._fused(q, k, v, biases, key_mask)
@@ -112,6 +152,9 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "alg8sdpa":  # the flex path's Alg. 8 (no bias) through SDPA, as before 2026-12-02g
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_sdpa, t.GatedAttention._flex))
+            continue
+        if o in ("pbreduce", "pbheads"):  # the pair-bias projections as sums under compile (any path)
+            t.linear = pair_bias_linear(PairBiasAsSums if o == "pbreduce" else PairBiasAsHeadSums)
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product
