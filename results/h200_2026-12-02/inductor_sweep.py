@@ -18,9 +18,11 @@ triangle multiplication as it was before a6030d3 (einsum, autograd's backward), 
 the fused a/b projections of Alg. 11/12 as one product per protein (batched_project_channels_first), and
 rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py),
 stages2 and alg8sdpa the flex path as before results/h200_2026-12-02g (FLEX_KERNEL_OPTIONS for
-every FlexAttention call; Alg. 8 through SDPA), and
-pbreduce and pbheads the pair-bias projections of Alg. 7, 13 and 14 (width 4) as sums
-over c_z inside compile, not matrix products (PairBiasAsSums, PairBiasAsHeadSums), and
+every FlexAttention call; Alg. 8 through SDPA),
+blaslt cuBLASLt preferred for every matrix product, nobf16red no bf16 reductions inside
+bf16 GEMMs (torch.backends.cuda.matmul), pbreduce and pbheads the pair-bias projections
+of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix products
+(PairBiasAsSums, PairBiasAsHeadSums), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -152,6 +154,12 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "alg8sdpa":  # the flex path's Alg. 8 (no bias) through SDPA, as before 2026-12-02g
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_sdpa, t.GatedAttention._flex))
+            continue
+        if o == "blaslt":  # cuBLASLt for every matrix product (aten's default picks cuBLAS for most)
+            torch.backends.cuda.preferred_blas_library("cublaslt")
+            continue
+        if o == "nobf16red":  # no reduced-precision (bf16) reductions inside bf16 GEMMs, e.g. split-K's
+            torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
             continue
         if o in ("pbreduce", "pbheads"):  # the pair-bias projections as sums under compile (any path)
             t.linear = pair_bias_linear(PairBiasAsSums if o == "pbreduce" else PairBiasAsHeadSums)
