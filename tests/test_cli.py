@@ -35,8 +35,8 @@ SEED_FLAGS = ["--msa-dim", "--pair-dim", "--num-blocks", "--num-seqs", "--seq-le
               "--save-every", "--resume"]
 
 
-def run_script(args, cwd, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env=ENV,
+def run_script(args, cwd, timeout=300, extra_env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env={**ENV, **(extra_env or {})},
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -224,6 +224,19 @@ def test_gpu_identity_records_memory_and_uuid():
     assert tof.gpu_identity(types.SimpleNamespace(total_memory=0)) == {"gpu_memory_gb": 0.0, "gpu_uuid": None}
 
 
+def test_system_info_records_the_environment_that_changes_a_run(monkeypatch):
+    """Variables such as TORCHINDUCTOR_ENABLE_PDL change the measured step without
+    showing in the command: system_info records them, and only variables of that kind."""
+    monkeypatch.setenv("TORCHINDUCTOR_ENABLE_PDL", "1")
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+    monkeypatch.setenv("TINYOPENFOLD_UNRELATED_TOKEN", "not recorded")
+    env = tof.system_info(tof.torch.device("cpu"))["environment"]
+    assert env["TORCHINDUCTOR_ENABLE_PDL"] == "1"
+    assert env["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
+    assert "TINYOPENFOLD_UNRELATED_TOKEN" not in env and "PATH" not in env
+    assert list(env) == sorted(env)
+
+
 def test_variable_length_run(tmp_path):
     r = run_script(["--preset", "tiny", "--num-steps", "3", "--min-seq-len", "10", "--seq-len", "16",
                     "--num-seqs", "4", "--batch-size", "2", "--eval-samples", "4", "--warmup-steps", "1",
@@ -270,13 +283,17 @@ def test_bf16_autocast_run_on_cpu(tmp_path):
 
 def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     """--benchmark on CPU: one row per path, the reference row is the speedup's base,
-    a GPU-only path is reported as skipped, and benchmark.json holds the same rows."""
+    a GPU-only path is reported as skipped, and benchmark.json holds the same rows.
+    An Inductor setting from the environment is printed above the table and recorded."""
     r = run_script(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
                     "--benchmark-paths", "reference,sdpa+fused+chunk4,graphs,triton", "--benchmark-seq-lens", "8",
                     "--benchmark-steps", "2", "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2",
-                    "--profile-dir", tmp_path / "p"], tmp_path)
+                    "--profile-dir", tmp_path / "p"], tmp_path, extra_env={"TORCHINDUCTOR_ENABLE_PDL": "0"})
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = json.loads((tmp_path / "p" / "benchmark.json").read_text())["rows"]
+    assert "Environment: TORCHINDUCTOR_ENABLE_PDL=0" in r.stdout.splitlines()
+    result = json.loads((tmp_path / "p" / "benchmark.json").read_text())
+    assert result["system_info"]["environment"]["TORCHINDUCTOR_ENABLE_PDL"] == "0"
+    rows = result["rows"]
     assert [row["path"] for row in rows] == ["reference", "sdpa+fused+chunk4", "graphs", "triton"]
     ref, fast, graphs, triton = rows
     assert ref["status"] == fast["status"] == "ok" and ref["n_res"] == 8 and ref["batch_size"] == 2
