@@ -1,14 +1,16 @@
-"""Does the time between a replayed CUDA graph's kernels depend on where the process runs?
+"""Does a replayed CUDA graph idle between its kernels in some processes and not in others?
 
     python results/h200_2026-12-03b/graph_gap.py [KERNELS]
 
-Captures one CUDA graph of KERNELS (default 1,400) tiny dependent kernels (an in-place
-add on 256 floats, each well under a microsecond of work), replays it 50 times after 5
-warm-up replays, and prints one JSON line: microseconds per kernel (CUDA events around
-the replays, divided by the kernel count), the CPUs the process may run on, the CPU and
-NUMA node it ran on, and the GPU's NUMA node as sysfs reports it. Stage 19 found one
-process of the same training step idling 0.34 us between kernels and another not at all
-(results/h200_2026-12-03/README.md); this probe separates the graph from the model.
+Captures two CUDA graphs, each of KERNELS (default 1,400) tiny dependent kernels (an
+in-place add on 256 floats, each well under a microsecond of work), replays each 50
+times after 5 warm-up replays, and prints one JSON line: microseconds per kernel of
+each graph (CUDA events around the replays, divided by the kernel count), the CPUs the
+process may run on, the CPU and NUMA node it ran on, and the GPU's NUMA node as sysfs
+reports it. The fastest small training step idled 0.34 us between its kernels in some
+processes and not at all in others (README.md here, call 1); run this several times,
+each its own process, to see whether a graph without the model does the same, and
+whether the state belongs to the process or to the graph.
 """
 import glob, json, os, sys
 
@@ -37,16 +39,17 @@ def gpu_numa_node():
         return bus, None
 
 
-def main(kernels: int = 1400, replays: int = 50) -> None:
-    x = torch.zeros(256, device="cuda")
-    stream = torch.cuda.Stream()
-    with torch.cuda.stream(stream):
-        x.add_(1)
-    torch.cuda.synchronize()
+def capture(x: torch.Tensor, kernels: int) -> torch.cuda.CUDAGraph:
+    """A graph of `kernels` in-place adds of 1 to x, one after another."""
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         for _ in range(kernels):
             x.add_(1)
+    return graph
+
+
+def us_per_kernel(graph: torch.cuda.CUDAGraph, kernels: int, replays: int) -> float:
+    """Microseconds a kernel over `replays` back-to-back replays, after 5 warm-up ones."""
     for _ in range(5):
         graph.replay()
     torch.cuda.synchronize()
@@ -56,13 +59,25 @@ def main(kernels: int = 1400, replays: int = 50) -> None:
         graph.replay()
     end.record()
     torch.cuda.synchronize()
-    us_per_kernel = 1e3 * start.elapsed_time(end) / (replays * kernels)
+    return 1e3 * start.elapsed_time(end) / (replays * kernels)
+
+
+def main(kernels: int = 1400, replays: int = 50) -> None:
+    """Two graphs of the same kernels, captured one after the other, each timed: if one
+    process has a slow and a fast one, the state belongs to the graph, not the process."""
+    x = torch.zeros(256, device="cuda")
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        x.add_(1)
+    torch.cuda.synchronize()
+    graphs = [capture(x, kernels), capture(x, kernels)]
+    times = [round(us_per_kernel(g, kernels, replays), 4) for g in graphs]
     cpu = current_cpu()
     bus, gpu_node = gpu_numa_node()
-    print(json.dumps({"us_per_kernel": round(us_per_kernel, 4), "kernels": kernels, "pid": os.getpid(),
+    print(json.dumps({"us_per_kernel": times, "kernels": kernels, "pid": os.getpid(),
                       "allowed_cpus": sorted(os.sched_getaffinity(0)), "ran_on_cpu": cpu,
                       "cpu_numa_node": numa_node_of_cpu(cpu), "gpu_pci": bus, "gpu_numa_node": gpu_node,
-                      "check": float(x[0]) == (5 + replays) * kernels + 1}))
+                      "check": float(x[0]) == 2 * (5 + replays) * kernels + 1}))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ D=$OUT/pb; mkdir -p $D/sweep
 export PYTHONPATH=.
 git rev-parse HEAD > $D/commit.txt 2>/dev/null; git status --short >> $D/commit.txt
 nvidia-smi --query-gpu=uuid --format=csv,noheader > $D/gpu.txt
-# First, alone on the GPU: graph_gap.py (fixed since call 2) six times, each its own
-# process: does a graph of 1,400 tiny kernels also idle between them in some processes
-# and not in others (the 0.5 ms of call 1)? About 30 s.
+# First, alone on the GPU: graph_gap.py (fixed since call 2; two graphs a process) six
+# times, each its own process: does a graph of 1,400 tiny kernels also idle between them
+# in some processes and not in others (the 0.5 ms of call 1)? About 30 s.
 for i in 1 2 3 4 5 6; do python3 results/h200_2026-12-03b/graph_gap.py >> $D/graph_gap.jsonl 2>> $D/graph_gap_err.txt; done
 T=flex+fused+triton+compile+graphs+flat
 SWEEP_TOP=30 SWEEP_GRACE_S=40 timeout 330 python3 results/h200_2026-12-02/inductor_sweep.py $D/sweep 270 \
