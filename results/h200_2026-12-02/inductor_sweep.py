@@ -13,7 +13,8 @@ settings: mix64, mix128 (triton.mix_order_reduction_split_size), nomix (no mix-o
 reductions), pdl (triton.enable_pdl), combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs), aggr (aggressive_fusion), nosplit (split_reductions off),
-bigfuse (max_fusion_size 256); einsum is not an Inductor setting but the fused
+bigfuse (max_fusion_size 256), multikernel (triton.multi_kernel: each reduction as a
+persistent and a looped kernel, the faster chosen at run time); einsum is not an Inductor setting but the fused
 triangle multiplication as it was before a6030d3 (einsum, autograd's backward), bmm
 the fused a/b projections of Alg. 11/12 as one product per protein (batched_project_channels_first), and
 rowbias FlexAttention with its bias materialised per row (results/h200_2026-12-02g/probe_attention.py),
@@ -48,7 +49,9 @@ OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, 
            # fewer launches (results/h200_2026-12-03: one process idles 0.34 us between kernels):
            "aggr": {"aggressive_fusion": True},  # fuse nodes that share no buffer, too
            "nosplit": {"split_reductions": False},  # a large reduction as one kernel, not two
-           "bigfuse": {"max_fusion_size": 256}}  # nodes per fused kernel, 64 by default
+           "bigfuse": {"max_fusion_size": 256},  # nodes per fused kernel, 64 by default
+           # each reduction compiled persistent and looped, the faster picked by timing both
+           "multikernel": {"triton.multi_kernel": 1}}
 
 
 def load_module(relative_path, name):

@@ -5,6 +5,7 @@
 # form saved 68 kernels and 0.29 ms of GEMMs but its reduction kernel cost 0.40 ms).
 # Also cuBLASLt for every product (blaslt) and no bf16 reductions in bf16 GEMMs
 # (nobf16red): do they change the 81 (small) and 161 (medium) split-K reduce kernels?
+# And Inductor's multi_kernel (each reduction persistent or looped, chosen by timing).
 # Compare kernel ms and kernel counts (step times of sweep processes can differ by
 # 0.5 ms for no reason found, call 1). If pbheads beats base in kernel time at both
 # sizes, build it into --fuse-projections with a test, and time it with --benchmark.
@@ -20,8 +21,9 @@ for i in 1 2 3 4 5 6; do python3 results/h200_2026-12-03b/graph_gap.py >> $D/gra
 T=flex+fused+triton+compile+graphs+flat
 SWEEP_TOP=30 SWEEP_GRACE_S=40 timeout 330 python3 results/h200_2026-12-02/inductor_sweep.py $D/sweep 270 \
     s_base=small:$T s_heads=small:$T:pbheads s_reduce=small:$T:pbreduce s_lt=small:$T:blaslt \
-    s_nored=small:$T:nobf16red m_base=medium:$T m_heads=medium:$T:pbheads m_lt=medium:$T:blaslt \
+    s_nored=small:$T:nobf16red s_mk=small:$T:multikernel \
+    m_base=medium:$T m_heads=medium:$T:pbheads m_lt=medium:$T:blaslt \
     > $D/sweep_table.txt 2>&1
 cd $D && cat sweep/*.log > sweep_logs.txt 2>/dev/null
 tar czf $OUT/pb.tar.gz *.txt *.jsonl 2>/dev/null
-tail -9 sweep_table.txt; cut -c1-60 graph_gap.jsonl
+tail -10 sweep_table.txt; cut -c1-60 graph_gap.jsonl
