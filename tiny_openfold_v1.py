@@ -2230,7 +2230,7 @@ def system_info(device: torch.device) -> dict:
 
 
 # Environment variables that change what a run computes or how fast: Inductor and
-# Triton settings (TORCHINDUCTOR_ENABLE_PDL=1 took 2.4 % off the default-size step,
+# Triton settings (TORCHINDUCTOR_ENABLE_PDL=1 took 2.5 % off the default-size step,
 # results/h200_2026-12-03b), the BLAS choice, the allocator, device visibility,
 # threads, NCCL. A command line alone does not say whether they were set.
 ENVIRONMENT_PREFIXES = ("TORCHINDUCTOR_", "TORCH_", "PYTORCH_", "TRITON_", "CUDA_", "HIP_", "ROCR_", "HSA_",

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Prepared for the next device session, NOT yet run (about 4 minutes): the pair-bias
+# Prepared for the next device session, NOT yet run (about 6 minutes): the pair-bias
 # projections of Alg. 7, 13 and 14 as sums over c_z under compile, two forms, against
 # the width-4 matrix products (results/h200_2026-12-03b/README.md, call 5: the first
 # form saved 68 kernels and 0.29 ms of GEMMs but its reduction kernel cost 0.40 ms).
