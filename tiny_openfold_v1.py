@@ -2206,6 +2206,8 @@ def print_model_configuration(model: nn.Module, cfg: TinyOpenFoldConfig, tc: Tra
     log(tc, f"   Model size: {n * 4 / 1e6:.1f} MB (FP32)")
     amp = f"autocast {tc.amp_dtype}" if tc.use_amp else "fp32"
     log(tc, f"   Device: {device_name(device)} | precision: {amp} | batch size: {tc.batch_size}")
+    if compiler_settings():
+        log(tc, f"   Environment: {compiler_settings()}")
 
 
 def device_name(device: torch.device) -> str:
@@ -2241,6 +2243,20 @@ def run_environment() -> dict:
     """The set variables of ENVIRONMENT_PREFIXES, sorted by name (the benchmark JSON
     and the run summary record them next to the command)."""
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENVIRONMENT_PREFIXES)}
+
+
+# Inductor variables that change where or how fast it compiles, not what it makes
+# (torch sets the cache directory itself once Inductor is imported).
+COMPILE_ONLY_VARIABLES = ("TORCHINDUCTOR_CACHE_DIR", "TORCHINDUCTOR_COMPILE_THREADS", "TORCHINDUCTOR_FX_GRAPH_CACHE",
+                          "TORCHINDUCTOR_AUTOGRAD_CACHE")
+
+
+def compiler_settings() -> str:
+    """The Inductor and BLAS variables of the environment as "NAME=value ...", or "":
+    they change the compiled kernels or the GEMMs, so the training log and the
+    benchmark table print them next to the numbers."""
+    return " ".join(f"{k}={v}" for k, v in run_environment().items()
+                    if k.startswith(("TORCHINDUCTOR_", "TORCH_BLAS")) and k not in COMPILE_ONLY_VARIABLES)
 
 
 def gpu_identity(props) -> dict:
@@ -3270,9 +3286,8 @@ def run_benchmark(args, tc: TrainConfig) -> int:
               f"{'TFLOP/s':>8} {'MFU':>6} {'peak MB':>9} {'speedup':>8}  status")
     print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: median of "
           f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW)")
-    settings = {k: v for k, v in run_environment().items() if k.startswith(("TORCHINDUCTOR_", "TORCH_BLAS"))}
-    if settings:  # they change the compiled kernels or the GEMMs, so say so next to the numbers
-        print("Environment: " + " ".join(f"{k}={v}" for k, v in settings.items()))
+    if compiler_settings():
+        print(f"Environment: {compiler_settings()}")
     print(header)
     print("-" * len(header))
     for name in presets:

@@ -235,6 +235,14 @@ def test_system_info_records_the_environment_that_changes_a_run(monkeypatch):
     assert env["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
     assert "TINYOPENFOLD_UNRELATED_TOKEN" not in env and "PATH" not in env
     assert list(env) == sorted(env)
+    monkeypatch.setenv("TORCH_BLAS_PREFER_CUBLASLT", "1")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/cache")  # where, not what: recorded, not printed
+    assert tof.compiler_settings() == "TORCHINDUCTOR_ENABLE_PDL=1 TORCH_BLAS_PREFER_CUBLASLT=1"
+    assert tof.system_info(tof.torch.device("cpu"))["environment"]["TORCHINDUCTOR_CACHE_DIR"] == "/tmp/cache"
+    for name in list(tof.os.environ):
+        if name.startswith(("TORCHINDUCTOR_", "TORCH_BLAS")):
+            monkeypatch.delenv(name)
+    assert tof.compiler_settings() == ""
 
 
 def test_variable_length_run(tmp_path):
@@ -259,12 +267,15 @@ def test_all_profiling_flag_run(tmp_path):
 
 
 def test_fused_projection_run_on_cpu(tmp_path):
-    """--fuse-projections with --attention sdpa trains from the command line and is recorded."""
+    """--fuse-projections with --attention sdpa trains from the command line and is recorded;
+    an Inductor setting of the environment is logged with the configuration and recorded."""
     r = run_script(["--preset", "tiny", "--seq-len", "12", "--num-seqs", "3", "--batch-size", "2", "--num-steps", "3",
                     "--eval-samples", "2", "--warmup-steps", "1", "--attention", "sdpa", "--fuse-projections",
-                    "--device", "cpu", *dirs(tmp_path)], tmp_path)
+                    "--device", "cpu", *dirs(tmp_path)], tmp_path, extra_env={"TORCHINDUCTOR_ENABLE_PDL": "0"})
     assert r.returncode == 0, r.stderr
+    assert "   Environment: TORCHINDUCTOR_ENABLE_PDL=0" in r.stdout.splitlines()
     summary = _load_summary(tmp_path)
+    assert summary["system_info"]["environment"]["TORCHINDUCTOR_ENABLE_PDL"] == "0"
     assert summary["train_config"]["fuse_projections"] is True
     assert _finite(summary["performance_summary"]["final_loss"])
 
