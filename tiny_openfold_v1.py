@@ -2206,8 +2206,9 @@ def print_model_configuration(model: nn.Module, cfg: TinyOpenFoldConfig, tc: Tra
     log(tc, f"   Model size: {n * 4 / 1e6:.1f} MB (FP32)")
     amp = f"autocast {tc.amp_dtype}" if tc.use_amp else "fp32"
     log(tc, f"   Device: {device_name(device)} | precision: {amp} | batch size: {tc.batch_size}")
-    if compiler_settings():
-        log(tc, f"   Environment: {compiler_settings()}")
+    settings = compiler_settings()
+    if settings:
+        log(tc, f"   Environment: {settings}")
 
 
 def device_name(device: torch.device) -> str:
@@ -3286,8 +3287,9 @@ def run_benchmark(args, tc: TrainConfig) -> int:
               f"{'TFLOP/s':>8} {'MFU':>6} {'peak MB':>9} {'speedup':>8}  status")
     print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: median of "
           f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW)")
-    if compiler_settings():
-        print(f"Environment: {compiler_settings()}")
+    settings = compiler_settings()
+    if settings:
+        print(f"Environment: {settings}")
     print(header)
     print("-" * len(header))
     for name in presets:
