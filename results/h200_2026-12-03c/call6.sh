@@ -10,11 +10,11 @@ git rev-parse HEAD > $D/commit.txt 2>/dev/null; git status --short >> $D/commit.
 nvidia-smi --query-gpu=name,uuid,driver_version --format=csv,noheader > $D/gpu.txt
 T0=$(date +%s)
 T=flex+fused+triton+compile+graphs+flat
-timeout 330 python3 tiny_openfold_v1.py --benchmark --use-amp --benchmark-presets small \
+timeout 300 python3 tiny_openfold_v1.py --benchmark --use-amp --benchmark-presets small \
     --benchmark-paths $T,$T+pdl,$T --profile-dir $D/small > $D/small.txt 2>&1
 echo "small rc=$? wall_s=$(( $(date +%s) - T0 ))" >> $D/summary.txt
 cp $D/small/benchmark.json $D/small.json 2>/dev/null
-T1=$(date +%s); LEFT=$(( 470 - (T1 - T0) ))
+T1=$(date +%s); LEFT=$(( 420 - (T1 - T0) ))
 if [ $LEFT -gt 40 ]; then
     timeout $LEFT python3 -m pytest -q -rs tests/test_fast_paths.py -k "gpu_pdl" > $D/pytest.txt 2>&1
     echo "pytest rc=$? wall_s=$(( $(date +%s) - T1 ))" >> $D/summary.txt
