@@ -1710,7 +1710,6 @@ class TrainConfig:
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
     triton_kernels: bool = False  # hand-written Triton kernels (the triangle multiplications' gating)
-    pdl: bool = False  # programmatic dependent launch in the Triton kernels --compile generates (Hopper+)
 
     def model_paths(self) -> dict:
         """The keyword arguments of TinyOpenFold.configure for this run's paths."""
@@ -1776,26 +1775,17 @@ class TrainingObjective(nn.Module):
 def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device) -> nn.Module:
     """Forward + loss; under --compile, compiled as a whole (--compile-scope step) or
     block by block (--compile-scope block). Fixed shapes either way: batches are
-    padded to --seq-len, so one graph serves every step and nothing recompiles.
-
-    --pdl: programmatic dependent launch (Hopper and newer). Each of Inductor's
-    generated Triton kernels is launched while the kernel before it still runs; it
-    waits (gdc_wait) before its first read of that kernel's output, and the kernel
-    before signals (gdc_launch_dependents) once its own loads are issued. Same
-    arithmetic, less idle time between the ~1,400 short kernels of a small step.
-    Matrix-product and FlexAttention templates, and cuBLAS, launch as before. The
-    flag decides for this model's compile, whatever TORCHINDUCTOR_ENABLE_PDL says."""
+    padded to --seq-len, so one graph serves every step and nothing recompiles."""
     objective = TrainingObjective(model, cfg, amp_dtype, device.type)
-    options = {"triton.enable_pdl": tc.pdl}  # Inductor config for this compile only (also its backward)
     if tc.compile and tc.compile_scope == "block":
         # Regional compilation: every Evoformer block runs the same code, and dynamo
         # treats the parameters as graph inputs, so all blocks share ONE compiled graph
         # and compile time no longer grows with the block count. Embedder, head and
         # loss stay eager. (getattr: the model may be wrapped in DDP.)
         for block in getattr(model, "module", model).evoformer:
-            block.compile(dynamic=False, options=options)
+            block.compile(dynamic=False)
     elif tc.compile:
-        objective = torch.compile(objective, dynamic=False, options=options)
+        objective = torch.compile(objective, dynamic=False)
     return objective
 
 
@@ -1978,17 +1968,6 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
     if tc.flat_optimizer and mode == "dp":
         raise UsageError("--flat-optimizer: not with DataParallel (its replicas copy the parameters every step); "
                          "launch with torchrun (DDP) or use --parallel none")
-    if tc.pdl and not tc.compile:
-        raise UsageError("--pdl: acts on the kernels torch.compile generates; add --compile")
-    if tc.pdl and not pdl_supported(device):
-        raise UsageError(f"--pdl: needs an NVIDIA GPU of compute capability 9.0 or newer (Hopper, Blackwell); "
-                         f"this run's device is {device_name(device)}; leave the flag out")
-
-
-def pdl_supported(device: torch.device) -> bool:
-    """Programmatic dependent launch: CUDA (not ROCm) on compute capability >= 9.0."""
-    return (device.type == "cuda" and torch.version.hip is None
-            and torch.cuda.get_device_capability(device)[0] >= 9)
 
 
 class CudaGraphStep:
@@ -3180,16 +3159,16 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, pdl, ckpt, chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  triton_kernels=False, pdl=False)
+                  triton_kernels=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
-                "flat": "flat_optimizer", "triton": "triton_kernels", "pdl": "pdl"}
+                "flat": "flat_optimizer", "triton": "triton_kernels"}
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue
@@ -3531,9 +3510,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 lines 2-3) as one matrix product and one kernel each way, which reads that "
                         "product once and also sums the bias gradient")
-    g.add_argument("--pdl", action="store_true",
-                   help="with --compile, NVIDIA compute capability 9.0+: programmatic dependent launch, so each "
-                        "generated Triton kernel starts while the one before finishes and waits only for its data")
     g.add_argument("--checkpoint-blocks", action="store_true",
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
     g.add_argument("--fuse-projections", action="store_true",
@@ -3620,8 +3596,7 @@ def configs_from_args(args) -> tuple:
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
-        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, triton_kernels=args.triton_kernels,
-        pdl=args.pdl)
+        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, triton_kernels=args.triton_kernels)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):

@@ -84,8 +84,6 @@ BAD_INPUT_CASES = [
     ("cuda-graphs-on-cpu", ["--cuda-graphs"], "--cuda-graphs"),
     ("flex-on-cpu", ["--attention", "flex"], "--attention"),
     ("triton-kernels-on-cpu", ["--triton-kernels"], "--triton-kernels"),
-    ("pdl-without-compile", ["--pdl"], "--pdl"),
-    ("pdl-on-cpu", ["--pdl", "--compile"], "--pdl"),
     ("cuda-graphs-with-grad-accum", ["--cuda-graphs", "--grad-accum-steps", "2"], "--cuda-graphs"),
     ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
     ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),

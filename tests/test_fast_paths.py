@@ -471,37 +471,6 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
         assert (a - b).abs().max().item() <= 1e-4 * scale
 
 
-@pytest.mark.skipif(not (torch.cuda.is_available() and tof.pdl_supported(torch.device("cuda", 0))),
-                    reason="needs an NVIDIA GPU of compute capability 9.0 or newer")
-def test_gpu_pdl_trains_like_the_compiled_step_and_emits_dependent_launches():
-    """fp32, tiny, sdpa + compile: with --pdl the three losses and the first step's
-    gradients match those without it, and the generated code (forward and backward,
-    caches off so it is generated here) waits on its producer (gdc_wait) only with
-    the flag."""
-    from torch._inductor.utils import run_and_get_code
-    cfg = tof.config_from_preset("tiny")
-    torch.backends.cuda.matmul.allow_tf32 = False
-    results = []
-    for pdl in (False, True):
-        tc, model, optimizer, objective, batches = _step_setup("cuda", dict(attention="sdpa", compile=True,
-                                                                            pdl=pdl), cfg)
-        with torch._inductor.config.patch(fx_graph_cache=False), \
-                torch._functorch.config.patch(enable_autograd_cache=False):
-            first, codes = run_and_get_code(tof.train_step, objective, model, optimizer, None, tc.grad_clip,
-                                            batches[0])
-        grads = [q.grad.detach().clone() for q in model.parameters()]
-        losses = [first.item()] + [tof.train_step(objective, model, optimizer, None, tc.grad_clip, b).item()
-                                   for b in batches[1:]]
-        assert len(codes) >= 2  # forward and backward
-        assert any("gdc_wait" in code for code in codes) == pdl
-        results.append((losses, grads))
-    (losses_a, grads_a), (losses_b, grads_b) = results
-    assert losses_b == pytest.approx(losses_a, rel=1e-4)
-    scale = max(g.abs().max().item() for g in grads_a)
-    for a, b in zip(grads_a, grads_b):
-        assert (a - b).abs().max().item() <= 1e-4 * scale
-
-
 @gpu
 @pytest.mark.parametrize("graphs", [False, True], ids=["fused-adamw", "graphed"])
 def test_gpu_flat_optimizer_updates_like_fused_adamw(graphs):
@@ -800,50 +769,12 @@ def test_benchmark_path_parts_set_the_run_fields():
     fields = tof.parse_benchmark_path("sdpa+fused+compile-block+graphs")
     assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
                           checkpoint_blocks=False, chunk_size=None, fuse_projections=True, flat_optimizer=False,
-                          triton_kernels=False, pdl=False)
-    assert tof.parse_benchmark_path("flex+compile+graphs+pdl")["pdl"] is True
+                          triton_kernels=False)
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
     assert tof.parse_benchmark_path("sdpa+graphs+flat")["flat_optimizer"] is True
     assert tof.parse_benchmark_path("flex+fused+compile")["attention"] == "flex"
     with pytest.raises(tof.UsageError, match="--benchmark-paths"):
         tof.parse_benchmark_path("sdpa+compile-model")
-
-
-@pytest.mark.parametrize("scope", ["step", "block"])
-@pytest.mark.parametrize("pdl", [False, True])
-def test_pdl_flag_reaches_inductor_for_this_compile_only(monkeypatch, scope, pdl):
-    """--pdl becomes Inductor's triton.enable_pdl in the options of the model's own
-    torch.compile (whole step or each block), so it holds for the forward and the
-    backward of this model and for nothing else in the process; without the flag
-    it is False there even if TORCHINDUCTOR_ENABLE_PDL=1."""
-    before = torch._inductor.config.triton.enable_pdl
-    calls = []
-    monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(kw) or fn)
-    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: calls.append(kw))
-    cfg = tof.config_from_preset("tiny")
-    tc = tof.TrainConfig(compile=True, compile_scope=scope, pdl=pdl)
-    tof.make_objective(tof.TinyOpenFold(cfg), cfg, tc, None, torch.device("cpu"))
-    assert calls == [dict(dynamic=False, options={"triton.enable_pdl": pdl})] * (
-        cfg.n_evoformer_blocks if scope == "block" else 1)
-    assert torch._inductor.config.triton.enable_pdl is before  # nothing global was set
-
-
-@pytest.mark.parametrize("hip,capability,supported", [(None, (9, 0), True), (None, (10, 0), True),
-                                                      (None, (8, 0), False), ("6.2", (9, 4), False)])
-def test_pdl_needs_nvidia_compute_capability_9(monkeypatch, hip, capability, supported):
-    monkeypatch.setattr(torch.version, "hip", hip)
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "a GPU")
-    assert tof.pdl_supported(torch.device("cuda", 0)) is supported
-    assert tof.pdl_supported(torch.device("cpu")) is False
-    tc = tof.TrainConfig(compile=True, pdl=True)
-    if supported:
-        tof.check_fast_paths(tc, torch.device("cuda", 0), "none", None)
-    else:
-        with pytest.raises(tof.UsageError, match="^--pdl: needs an NVIDIA GPU of compute capability 9.0"):
-            tof.check_fast_paths(tc, torch.device("cuda", 0), "none", None)
-    with pytest.raises(tof.UsageError, match="^--pdl: .*add --compile"):
-        tof.check_fast_paths(tof.TrainConfig(pdl=True), torch.device("cuda", 0), "none", None)
 
 
 def test_benchmark_json_keeps_the_rows_measured_before_a_failure(tmp_path, monkeypatch):
