@@ -64,6 +64,7 @@ import os
 import platform
 import resource
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -2071,6 +2072,8 @@ def atomic_save(obj, path: str) -> None:
         with os.fdopen(fd, "wb") as f:
             if isinstance(obj, (dict, list)) and path.endswith(".json"):
                 f.write(json.dumps(obj, indent=2).encode())
+            elif isinstance(obj, str):  # text, as it is
+                f.write(obj.encode())
             else:
                 torch.save(obj, f)
             f.flush()
@@ -2225,6 +2228,7 @@ def system_info(device: torch.device) -> dict:
         "device": device_name(device), "cuda": torch.version.cuda, "hip": getattr(torch.version, "hip", None),
         "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": source_revision(),
         "environment": run_environment(),
     }
     if device.type == "cuda":
@@ -2232,9 +2236,23 @@ def system_info(device: torch.device) -> dict:
     return info
 
 
+def source_revision(folder: Optional[str] = None) -> Optional[str]:
+    """The git commit of this script's checkout (or of folder), short, with "+changes"
+    when tracked files differ from it; None outside a git checkout (or without git).
+    Recorded with every result, so a number can be traced to the code that made it."""
+    here = folder or os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+changes" if changed else commit or None
+
+
 # Environment variables that change what a run computes or how fast: Inductor and
-# Triton settings (TORCHINDUCTOR_ENABLE_PDL=1 took 2.5 % off the default-size step,
-# results/h200_2026-12-03b), the BLAS choice, the allocator, device visibility,
+# Triton settings (TORCHINDUCTOR_ENABLE_PDL=1 makes other kernels), the BLAS choice, the allocator, device visibility,
 # threads, NCCL. A command line alone does not say whether they were set.
 ENVIRONMENT_PREFIXES = ("TORCHINDUCTOR_", "TORCH_", "PYTORCH_", "TRITON_", "CUDA_", "HIP_", "ROCR_", "HSA_",
                         "NCCL_", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -3245,17 +3263,58 @@ def time_steps(step, batches, batch_size: int, device: torch.device, steps: int,
             "samples_per_sec": batch_size * steps / wall, "final_loss": float(loss)}
 
 
-def _cell(value: Optional[float], width: int, spec: str, unit: str = "") -> str:
+def _cell(value: Optional[float], spec: str, unit: str = "") -> str:
     """A table cell: the number, or "n/a" (no peak known, no reference row, a failed path)."""
-    return (f"{value:{spec}}{unit}" if value is not None else "n/a").rjust(width)
+    return f"{value:{spec}}{unit}" if value is not None else "n/a"
 
 
-def write_benchmark_json(tc: TrainConfig, precision: str, peak, args, device, rows) -> None:
-    """benchmark.json with the rows measured so far (rewritten after every row, atomically)."""
+# The benchmark table's columns: (heading, console width; negative: left-aligned).
+BENCHMARK_COLUMNS = (("preset", -7), ("B", 2), ("S", 4), ("N", 5), ("path", -24), ("ms/step", 9),
+                     ("samples/s", 10), ("TFLOP/s", 8), ("MFU", 6), ("peak MB", 9), ("speedup", 8), ("status", 0))
+
+
+def benchmark_cells(row: dict) -> List[str]:
+    """One benchmark row as the table's cells, in BENCHMARK_COLUMNS order (console and Markdown)."""
+    mfu = 100 * row["mfu"] if row.get("mfu") else None
+    return [row["preset"], str(row["batch_size"]), str(row["n_seqs"]), str(row["n_res"]), row["path"],
+            _cell(row.get("ms_per_step"), ".2f"), _cell(row.get("samples_per_sec"), ".1f"),
+            _cell(row.get("achieved_tflops"), ".2f"), _cell(mfu, ".1f", "%"), _cell(row.get("peak_memory_mb"), ".0f"),
+            _cell(row.get("speedup_vs_reference"), ".2f", "x"), row["status"]]
+
+
+def console_line(cells: Sequence[str], path_width: int) -> str:
+    """Cells padded to BENCHMARK_COLUMNS' widths (the path column as wide as the longest path)."""
+    widths = [path_width if name == "path" else width for name, width in BENCHMARK_COLUMNS]
+    *numbers, status = [c.ljust(-w) if w < 0 else c.rjust(w) for c, w in zip(cells, widths)]
+    return " ".join(numbers) + "  " + status
+
+
+def benchmark_markdown(result: dict) -> str:
+    """benchmark.md: the table as Markdown, headed by what made it (command, device,
+    torch, precision, date, commit), so it can be pasted into a document as it is."""
+    info = result["system_info"]
+    peak = (f"MFU against {result['peak_tflops']:.1f} TFLOP/s" if result["peak_tflops"]
+            else "no MFU (no peak FLOP/s known for this device; --peak-tflops sets one)")
+    lines = [f"`python {result['command']}`", "",
+             f"{info['device']}, torch {info['torch']}, {result['precision']}, {info['date']}, "
+             f"commit {info.get('git_commit') or 'unknown'}: median of {result['steps']} steps after "
+             f"{result['warmup_steps']} warm-up steps (forward, backward, AdamW); {peak}.", "",
+             "| " + " | ".join(name for name, _ in BENCHMARK_COLUMNS) + " |",
+             "|" + "|".join("---" if width < 0 or name == "status" else "--:" for name, width in BENCHMARK_COLUMNS)
+             + "|"]
+    for row in result["rows"]:
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in benchmark_cells(row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_benchmark_results(tc: TrainConfig, precision: str, peak, args, device, rows) -> None:
+    """benchmark.json and benchmark.md with the rows measured so far (rewritten after
+    every row, atomically, so a run that is stopped keeps what it measured)."""
     result = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "precision": precision,
               "peak_tflops": peak, "steps": args.benchmark_steps, "warmup_steps": max(1, tc.warmup_steps),
               "system_info": system_info(device), "rows": rows}
     atomic_save(result, os.path.join(tc.profile_dir, "benchmark.json"))
+    atomic_save(benchmark_markdown(result), os.path.join(tc.profile_dir, "benchmark.md"))
 
 
 def run_benchmark(args, tc: TrainConfig) -> int:
@@ -3282,9 +3341,8 @@ def run_benchmark(args, tc: TrainConfig) -> int:
     precision = compute_precision(amp_settings(tc, device)[0], device)
     peak = peak_tflops(device, precision, tc.peak_tflops)
     rows = []
-    wide = max([24] + [len(p) for p in paths])  # the path column
-    header = (f"{'preset':<7} {'B':>2} {'S':>4} {'N':>5} {'path':<{wide}} {'ms/step':>9} {'samples/s':>10} "
-              f"{'TFLOP/s':>8} {'MFU':>6} {'peak MB':>9} {'speedup':>8}  status")
+    wide = -max([24] + [len(p) for p in paths])  # the path column, left-aligned
+    header = console_line([name for name, _ in BENCHMARK_COLUMNS], wide)
     print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: median of "
           f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW)")
     settings = compiler_settings()
@@ -3326,14 +3384,10 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                         reference_ms = row["ms_per_step"]
                     row["speedup_vs_reference"] = reference_ms / row["ms_per_step"] if reference_ms else None
                 rows.append(row)
-                write_benchmark_json(tc, precision, peak, args, device, rows)  # survives a later kill
-                print(f"{name:<7} {batch_size:>2} {cfg.n_seqs:>4} {cfg.max_seq_len:>5} {path:<{wide}} "
-                      f"{_cell(row.get('ms_per_step'), 9, '.2f')} {_cell(row.get('samples_per_sec'), 10, '.1f')} "
-                      f"{_cell(row.get('achieved_tflops'), 8, '.2f')} "
-                      f"{_cell(100 * row['mfu'] if row.get('mfu') else None, 6, '.1f', '%')} "
-                      f"{_cell(peak_mb, 9, '.0f')} "
-                      f"{_cell(row.get('speedup_vs_reference'), 8, '.2f', 'x')}  {row['status']}", flush=True)
-    print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')}")
+                write_benchmark_results(tc, precision, peak, args, device, rows)  # survives a later kill
+                print(console_line(benchmark_cells(row), wide), flush=True)
+    print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')} (and the table as "
+          f"Markdown to benchmark.md)")
     return 0 if any(r["status"] == "ok" for r in rows) else 1
 
 

@@ -316,6 +316,17 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert graphs["peak_memory_mb"] is None and ref["peak_memory_mb"] > 0  # nothing ran: no peak of its own
     table = [line for line in r.stdout.splitlines() if line.startswith("tiny ")]
     assert len(table) == 4 and "n/a" in table[2] and table[0].split()[-2] == "1.00x"
+    # benchmark.md: what made the table, then the same rows as the console's, as Markdown
+    markdown = (tmp_path / "p" / "benchmark.md").read_text().splitlines()
+    assert markdown[0] == f"`python {result['command']}`" and "--benchmark-paths" in markdown[0]
+    assert result["system_info"]["git_commit"] == tof.source_revision()  # None only outside a git checkout
+    assert f"commit {result['system_info']['git_commit'] or 'unknown'}:" in markdown[2]
+    assert result["system_info"]["date"] in markdown[2] and "no MFU" in markdown[2]
+    md_rows = [line for line in markdown if line.startswith("| tiny |")]
+    assert len(md_rows) == 4 and markdown[4].startswith("| preset | B | S | N | path | ms/step |")
+    for console, md in zip(table, md_rows):
+        cells = [c.strip() for c in md.strip("|").split("|")]
+        assert " ".join(cells[:-1]).split() == console.split()[:11] and console.endswith(cells[-1])
 
 
 def test_default_num_workers_share_the_cores(monkeypatch):
@@ -334,3 +345,20 @@ def test_default_num_workers_share_the_cores(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "four")  # not torchrun's: ignored
     monkeypatch.setattr(tof.os, "cpu_count", lambda: 16)
     assert tof.default_num_workers(True) == 15
+
+
+def test_source_revision_names_the_commit_and_uncommitted_changes(tmp_path):
+    """system_info's git_commit: the short commit of the checkout, "+changes" once a
+    tracked file differs from it, None outside a git checkout."""
+    assert tof.source_revision(str(tmp_path)) is None
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("one\n")
+    subprocess.run(git + ["add", "a.txt"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "one"], check=True)
+    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    (tmp_path / "untracked.txt").write_text("not part of the code\n")
+    assert tof.source_revision(str(tmp_path)) == commit
+    (tmp_path / "a.txt").write_text("two\n")
+    assert tof.source_revision(str(tmp_path)) == commit + "+changes"
