@@ -2252,8 +2252,8 @@ def source_revision(folder: Optional[str] = None) -> Optional[str]:
 
 
 # Environment variables that change what a run computes or how fast: Inductor and
-# Triton settings (TORCHINDUCTOR_ENABLE_PDL=1 makes other kernels), the BLAS choice, the allocator, device visibility,
-# threads, NCCL. A command line alone does not say whether they were set.
+# Triton settings (TORCHINDUCTOR_ENABLE_PDL=1 makes other kernels), the BLAS choice,
+# the allocator, device visibility, threads, NCCL. A command line alone does not say whether they were set.
 ENVIRONMENT_PREFIXES = ("TORCHINDUCTOR_", "TORCH_", "PYTORCH_", "TRITON_", "CUDA_", "HIP_", "ROCR_", "HSA_",
                         "NCCL_", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
