@@ -778,7 +778,7 @@ def test_benchmark_path_parts_set_the_run_fields():
 
 
 def test_benchmark_json_keeps_the_rows_measured_before_a_failure(tmp_path, monkeypatch):
-    """benchmark.json is rewritten after every row: a run that dies on its second path
+    """benchmark.json (and benchmark.md) is rewritten after every row: a run that dies on its second path
     (here an error; on the H200 a time limit) leaves the first row on disk."""
     real = tof.benchmark_path
     done = []
@@ -796,3 +796,5 @@ def test_benchmark_json_keeps_the_rows_measured_before_a_failure(tmp_path, monke
                   "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2", "--profile-dir", str(tmp_path)])
     rows = json.loads((tmp_path / "benchmark.json").read_text())["rows"]
     assert [r["path"] for r in rows] == ["reference"] and rows[0]["status"] == "ok"
+    table = [line for line in (tmp_path / "benchmark.md").read_text().splitlines() if line.startswith("| tiny")]
+    assert len(table) == 1 and "| reference |" in table[0] and table[0].endswith("| ok |")
