@@ -2228,7 +2228,7 @@ def system_info(device: torch.device) -> dict:
         "device": device_name(device), "cuda": torch.version.cuda, "hip": getattr(torch.version, "hip", None),
         "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "git_commit": source_revision(),
+        "git_commit": code_revision(),
         "environment": run_environment(),
     }
     if device.type == "cuda":
@@ -2249,6 +2249,15 @@ def source_revision(folder: Optional[str] = None) -> Optional[str]:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}+changes" if changed else commit or None
+
+
+@functools.lru_cache(maxsize=None)
+def code_revision() -> Optional[str]:
+    """source_revision() of this script's checkout when first asked; main() asks as a
+    run starts. The code a process runs is what it loaded then, so a file edited
+    during a long run must not relabel its results (they are written after every
+    benchmark row, and the training summary at the end)."""
+    return source_revision()
 
 
 # Environment variables that change what a run computes or how fast: Inductor and
@@ -3667,6 +3676,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.validate_setup:
             return validate_setup()
         cfg, tc = configs_from_args(args)
+        code_revision()  # the checkout as the run starts (see there)
         if args.benchmark:
             return run_benchmark(args, tc)
         summary = train(cfg, tc)

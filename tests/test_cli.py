@@ -362,3 +362,16 @@ def test_source_revision_names_the_commit_and_uncommitted_changes(tmp_path):
     assert tof.source_revision(str(tmp_path)) == commit
     (tmp_path / "a.txt").write_text("two\n")
     assert tof.source_revision(str(tmp_path)) == commit + "+changes"
+
+
+def test_code_revision_is_the_checkout_as_the_run_started(monkeypatch):
+    """Results name the commit of the code the process loaded: asked once, at the start,
+    not again when a later row or the final summary is written."""
+    answers = iter(["abc1234", "abc1234+changes"])
+    monkeypatch.setattr(tof, "source_revision", lambda folder=None: next(answers))
+    tof.code_revision.cache_clear()
+    try:
+        assert tof.code_revision() == "abc1234"
+        assert tof.system_info(tof.torch.device("cpu"))["git_commit"] == "abc1234"
+    finally:
+        tof.code_revision.cache_clear()
