@@ -254,15 +254,7 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
     if not fusing(x, fused):
         return tuple(layer(x) for layer in layers)
     weight, bias = concatenated_weights(layers)
-    widths = [layer.out_features for layer in layers]
-    pad = -sum(widths) % 8
-    if pad:
-        # Zero rows up to a multiple of 8 outputs, so each output row starts 16 bytes
-        # after the last in bf16: cuBLAS's fast kernels need that alignment, and the
-        # triangle attentions' q/k/v/gate + pair bias are 4 c_z + H wide (516 at small).
-        weight = torch.cat([weight, weight.new_zeros(pad, weight.shape[1])])
-        bias = None if bias is None else torch.cat([bias, bias.new_zeros(pad)])
-    return F.linear(x, weight, bias).split(widths + [pad], dim=-1)[:len(layers)]
+    return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
 
 
 def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
@@ -403,17 +395,7 @@ class GatedAttention(nn.Module):
         return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=tuple(biases))
 
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
-        q, k, v, g = project(x, self.input_projections, self.fuse_projections)
-        return self.attend_projected(q, k, v, g, biases, key_mask)
-
-    @property
-    def input_projections(self) -> tuple:
-        """The layers that read x: q, k, v and the gate."""
-        return self.linear_q, self.linear_k, self.linear_v, self.linear_g
-
-    def attend_projected(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
-                         biases: Sequence[torch.Tensor], key_mask: torch.Tensor) -> torch.Tensor:
-        """The attention from the projections of x (each [*, R, Q, H * c]) on."""
+        q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
         if self.attention == "flex" and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
             o = self._flex(q, k, v, biases, key_mask)
@@ -426,7 +408,7 @@ class GatedAttention(nn.Module):
             logits = logits + mask_to_bias(key_mask.to(logits.dtype))[..., None, None, :]
             a = torch.softmax(logits, dim=-1).to(v.dtype)
             o = torch.einsum("...hqk,...hkc->...hqc", a, v)  # [*, H, Q, c]
-        o = o.transpose(-2, -3).reshape(*g.shape[:-1], -1)  # [*, Q, H * c]
+        o = o.transpose(-2, -3).reshape(*x.shape[:-1], -1)  # [*, Q, H * c]
         o = torch.sigmoid(g) * o
         return self.linear_o(o)
 
@@ -929,20 +911,10 @@ class TriangleAttentionStartingNode(nn.Module):
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm(z)
-        attention = self.attention
+        b = self.linear_b(z)  # [*, N_res(j), N_res(k), H]
+        b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        if attention.chunk_size is None and fusing(z, attention.fuse_projections):
-            # --fuse-projections: the bias reads the same layer-normed z as q, k, v and
-            # the gate, so all five are one matrix product. (Chunked, the attention
-            # projects chunk by chunk, and the bias is needed whole before the first.)
-            *qkvg, b = project(z, attention.input_projections + (self.linear_b,), True)
-            return attention.attend_projected(*qkvg, [self._bias_heads(b)], pair_mask)
-        return attention(z, [self._bias_heads(self.linear_b(z))], pair_mask)
-
-    @staticmethod
-    def _bias_heads(b: torch.Tensor) -> torch.Tensor:
-        """[*, N_res(j), N_res(k), H] -> [*, 1, H, j, k]: one bias for all rows i."""
-        return b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)
+        return self.attention(z, [b], pair_mask)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):

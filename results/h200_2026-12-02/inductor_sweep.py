@@ -23,11 +23,7 @@ every FlexAttention call; Alg. 8 through SDPA),
 blaslt cuBLASLt preferred for every matrix product, nobf16red no bf16 reductions inside
 bf16 GEMMs (torch.backends.cuda.matmul), pbreduce and pbheads the pair-bias projections
 of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix products
-(PairBiasAsSums, PairBiasAsHeadSums), sepbias the triangle attentions' pair bias
-(Alg. 13, 14) projected by its own matrix product, not joined to q/k/v/gate under
---fuse-projections (as before tri-bias-fused, 2026-12-03), nopad the fused projections
-without the zero rows that pad their width to a multiple of 8 (TriangleAttention's
-4 c_z + H), and
+(PairBiasAsSums, PairBiasAsHeadSums), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists.
@@ -126,21 +122,6 @@ class PairBiasAsHeadSums(PairBiasAsSums):
 LINEAR = t.linear
 
 
-def separate_triangle_bias(self, z, pair_mask):
-    """OPTS "sepbias": TriangleAttentionStartingNode._attend with the pair bias
-    projected apart from q/k/v/gate, as the script did before 2026-12-03 (tenth session)."""
-    z = self.layer_norm(z)
-    return self.attention(z, [self._bias_heads(self.linear_b(z))], pair_mask)
-
-
-def project_unpadded(x, layers, fused):
-    """OPTS "nopad": t.project without the zero rows that pad a fused width to a multiple of 8."""
-    if not t.fusing(x, fused):
-        return tuple(layer(x) for layer in layers)
-    weight, bias = t.concatenated_weights(layers)
-    return torch.nn.functional.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
-
-
 def pair_bias_linear(cls):
     """t.linear, with layers of at most 8 outputs and no bias (the pair-bias
     projections; every other bias-free layer is wider) turned into cls."""
@@ -185,12 +166,6 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o in ("pbreduce", "pbheads"):  # the pair-bias projections as sums under compile (any path)
             t.linear = pair_bias_linear(PairBiasAsSums if o == "pbreduce" else PairBiasAsHeadSums)
-            continue
-        if o == "sepbias":
-            t.TriangleAttentionStartingNode._attend = separate_triangle_bias  # Alg. 14 inherits it
-            continue
-        if o == "nopad":
-            t.project = project_unpadded
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product
