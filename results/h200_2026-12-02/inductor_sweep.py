@@ -26,7 +26,8 @@ of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix produ
 (PairBiasAsSums, PairBiasAsHeadSums), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
-SWEEP_TOP (default 12) is how many of the top kernels each log lists.
+SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
+each process's profiled steps as OUTDIR/NAME.trace.json (Chrome trace).
 A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
@@ -195,7 +196,10 @@ def worker(outdir, deadline, n_total, name, spec):
         fcntl.flock(lock, fcntl.LOCK_EX)
         others_ready = len(glob.glob(os.path.join(outdir, "ready_*")))
         result = t.time_steps(step, batches, batch, device, STEPS, 2)
-        kernel_ms, kernels = (0.0, 0) if device.type == "cpu" else pk.kernel_table(pk.profile_steps(step, batches[0], PROFILED), PROFILED,
+        prof = None if device.type == "cpu" else pk.profile_steps(step, batches[0], PROFILED)
+        if prof is not None and os.environ.get("SWEEP_TRACE"):  # a Chrome trace of the profiled steps
+            prof.export_chrome_trace(os.path.join(outdir, f"{name}.trace.json"))
+        kernel_ms, kernels = (0.0, 0) if prof is None else pk.kernel_table(prof, PROFILED,
                                              f"{name}: {preset} {path} {'+'.join(opts) or 'default inductor'}",
                                              top=int(os.environ.get("SWEEP_TOP", 12)))
     flops = t.analytic_train_flops(cfg, batch)

@@ -70,8 +70,10 @@ def main():
         print(f"{kind:<8} {r['ms_per_step']:9.3f} {r['ms_per_step_mean']:8.3f} {min(per):7.3f} {max(per):7.3f}  {c}", flush=True)
     for p in spinners:
         p.kill()
-    kernel_ms, kernels = (0.0, 0) if device.type == "cpu" else pk.kernel_table(
-        pk.profile_steps(step, batches[0], 5), 5, f"{preset} {path}", top=5)
+    prof = None if device.type == "cpu" else pk.profile_steps(step, batches[0], 5)
+    if prof is not None and os.environ.get("PROBE_TRACE"):  # a Chrome trace of the profiled steps
+        prof.export_chrome_trace(os.environ["PROBE_TRACE"])
+    kernel_ms, kernels = (0.0, 0) if prof is None else pk.kernel_table(prof, 5, f"{preset} {path}", top=5)
     for kind in ("plain", "slept", "busy"):
         print(f"{kind}: median of round medians {np.median([ms for k, ms in rows if k == kind]):.3f} ms")
     print(f"kernel time {kernel_ms:.3f} ms a step, {kernels:.0f} kernels")
