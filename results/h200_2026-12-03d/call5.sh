@@ -13,6 +13,7 @@ while time.time() - t0 < 8:
 print('helper: matmuls for 8 s after the probe started', n, flush=True)
 " > $D/helper.txt 2>&1 &
 sleep 2
+# (the command line also ran `python3 -X importtime -c pass` here, a no-op left from editing)
 timeout 150 python3 -c "
 import time; t0=time.time()
 import runpy, sys, os
