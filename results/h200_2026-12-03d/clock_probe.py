@@ -9,7 +9,12 @@ conditions:
   plain   back to back;
   slept   after 2 s of sleep (the sweep's processes wait idle before their turn);
   busy    while two other processes spin on the CPU (host idle states);
-then profiles 5 steps for the sum of kernel times. Each round prints the GPU's SM and
+then profiles 5 steps for the sum of kernel times. PROBE_HELPER=compile, capture or
+upload starts another process multiplying matrices on the GPU for that part of the
+setup only (compile: until CudaGraphStep begins its capture; capture: from then until
+the first replays are done; upload: the first replays only); selfbusy queues a second
+of this process's own products on a side stream during the first replays instead.
+PROBE_ROUNDS=n times n back-to-back rounds only. Each round prints the GPU's SM and
 memory clocks (nvidia-smi) read just after it. If rounds differ, the host or the GPU's
 clock state decides the gap, not the process's code.
 """
@@ -32,6 +37,33 @@ def clocks() -> str:
         return f"nvidia-smi failed: {exc}"
 
 
+HELPER = """
+import sys, torch
+x = torch.randn(2048, 2048, device="cuda")
+x @ x; torch.cuda.synchronize(); print("busy", flush=True)
+while True:
+    for _ in range(50):
+        x @ x
+    torch.cuda.synchronize()
+"""
+
+
+def start_helper() -> subprocess.Popen:
+    """Another process multiplying matrices on the GPU until stopped; returns once it works."""
+    p = subprocess.Popen([sys.executable, "-c", HELPER], stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    print(f"helper started at {time.strftime('%H:%M:%S')}", flush=True)
+    return p
+
+
+def stop_helper(helper: list) -> None:
+    for p in helper:
+        p.kill()
+        p.wait()
+        print(f"helper stopped at {time.strftime('%H:%M:%S')}", flush=True)
+    helper.clear()
+
+
 def main():
     preset = sys.argv[1]
     path = sys.argv[2] if len(sys.argv) > 2 else "flex+fused+triton+compile+graphs+flat"
@@ -39,11 +71,35 @@ def main():
     cfg = t.config_from_preset(preset)
     batch = t.PRESETS[preset]["batch_size"]
     tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=batch, **t.parse_benchmark_path(path))
+    phase = os.environ.get("PROBE_HELPER", "")  # which part of the setup has other GPU work beside it
+    if phase not in ("", "compile", "capture", "upload", "selfbusy"):
+        sys.exit(f"PROBE_HELPER: expected compile, capture, upload or selfbusy, got {phase!r}")
+    helper = []
+    if phase in ("compile", "capture"):
+        real_graph = torch.cuda.graph
+
+        def graph(*args, **kwargs):  # CudaGraphStep's capture: compilation is over
+            if phase == "compile":
+                stop_helper(helper)
+            else:
+                helper.append(start_helper())
+            return real_graph(*args, **kwargs)
+        torch.cuda.graph = graph
     begin = time.time()
+    if phase == "compile":
+        helper.append(start_helper())
     step, batches = t.benchmark_step(cfg, tc, device)
+    if phase == "upload":  # the first replays upload the graph to the GPU
+        helper.append(start_helper())
+    if phase == "selfbusy":  # the same, with this process's own work on a side stream instead
+        side, x = torch.cuda.Stream(), torch.randn(2048, 2048, device=device)
+        with torch.cuda.stream(side):
+            for _ in range(3000):  # about a second of fp32 products
+                x @ x
     for i in range(4):
         step(batches[i % 2])
     t.synchronize(device)
+    stop_helper(helper)
     if os.environ.get("PROBE_READY"):  # tells a helper process (call3.sh) that setup is over
         open(os.environ["PROBE_READY"], "w").close()
     print(f"{preset} {path}: setup {time.time() - begin:.1f} s; compile threads "
@@ -51,6 +107,8 @@ def main():
     print(f"{'round':<8} {'median ms':>9} {'mean ms':>8} {'min ms':>7} {'max ms':>7}  clocks after (SM, memory, power, pstate)")
     spinners = []
     plan = ["plain"] * 3 + ["slept"] * 3 + ["busy"] * 3 + ["plain"] * 2
+    if os.environ.get("PROBE_ROUNDS"):  # only this many back-to-back rounds
+        plan = ["plain"] * int(os.environ["PROBE_ROUNDS"])
     rows = []
     for kind in plan:
         if kind == "slept":
@@ -76,7 +134,7 @@ def main():
     if prof is not None and os.environ.get("PROBE_TRACE"):  # a Chrome trace of the profiled steps
         prof.export_chrome_trace(os.environ["PROBE_TRACE"])
     kernel_ms, kernels = (0.0, 0) if prof is None else pk.kernel_table(prof, 5, f"{preset} {path}", top=5)
-    for kind in ("plain", "slept", "busy"):
+    for kind in sorted(set(plan)):
         print(f"{kind}: median of round medians {np.median([ms for k, ms in rows if k == kind]):.3f} ms")
     print(f"kernel time {kernel_ms:.3f} ms a step, {kernels:.0f} kernels")
 
