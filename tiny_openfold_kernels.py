@@ -6,7 +6,7 @@ CUDA and ROCm GPUs; with TRITON_INTERPRET=1 set before Triton is imported,
 Triton's interpreter runs them on the CPU (how tests/test_triton_kernels.py
 checks them against the PyTorch code in float64).
 
-The triangle multiplications' gated projections (Suppl. Alg. 11/12, lines 2-3):
+The triangle multiplications' gated projections (Suppl. Alg. 11/12, line 2):
 
     a = sigmoid(z W_ag^T + b_ag) * (z W_ap^T + b_ap) * mask,   b likewise.
 

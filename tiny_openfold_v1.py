@@ -127,11 +127,6 @@ class TinyOpenFoldConfig:
             self.triangle_mult_dim = self.pair_dim
         self.validate()
 
-    @property
-    def max_relative_position(self) -> int:
-        """Clip value of Alg. 4: offsets beyond +-32 share the outermost bin."""
-        return (self.pair_input_dim - 1) // 2
-
     def validate(self) -> None:
         """Raise UsageError naming the first field that cannot build a model."""
         positive = [
@@ -190,7 +185,7 @@ def config_from_preset(name: str, **overrides) -> TinyOpenFoldConfig:
 # =============================================================================
 
 # A large negative *finite* logit for masked keys: a row whose keys are all
-# masked then gets a uniform softmax instead of NaN (Suppl. 1.11.8 uses 1e9).
+# masked then gets a uniform softmax instead of NaN (AlphaFold 2's code uses 1e9 too).
 MASK_LOGIT = -1e9
 ATTENTION_IMPLEMENTATIONS = ("reference", "sdpa", "flex")
 COMPILE_SCOPES = ("step", "block")  # --compile-scope (see make_objective)
@@ -354,7 +349,7 @@ class GatedAttention(nn.Module):
     For queries and keys along the same axis of x [*, Q, c_in]:
         q, k, v = LinearNoBias(x)                   per head, width c
         a       = softmax_k(q . k / sqrt(c) + sum(biases) + mask bias)
-        o       = sigmoid(Linear(x)) * sum_k a v    the gate of Alg. 7 line 5
+        o       = sigmoid(Linear(x)) * sum_k a v    the gate of Alg. 7 lines 4 and 6
         out     = Linear(concat_h o)                zero-initialised
     The softmax runs in float32 even under autocast (a departure from nothing:
     AF2 computes it in float32 too).
@@ -702,7 +697,7 @@ def triangle_product(a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.
 
 # --- Hand-written Triton kernels (--triton-kernels, GPU) ----------------------
 #
-# Alg. 11/12 lines 2-3, the gated projections of a triangle multiplication:
+# Alg. 11/12 line 2, the gated projections of a triangle multiplication:
 #     a = sigmoid(z W_ag^T + b_ag) * (z W_ap^T + b_ap) * mask,  b likewise.
 # The four products are ONE matrix product P = W z^T, [4c, pairs] with pairs =
 # B N N (as project_channels_first() fuses them). What follows the product is
@@ -749,7 +744,7 @@ def _gating_out_shape(p: torch.Tensor, mask: torch.Tensor) -> tuple:
 def _triangle_gating(p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """(a, b), each [*, c, N, N] in p's dtype, from p = W z^T [4c, pairs] (row blocks
     a_g, a_p, b_g, b_p), bias [4c] (every projection has one) and mask [*, N, N]:
-    lines 2-3 of Alg. 11/12. A custom operator, so torch.compile calls the kernel
+    line 2 of Alg. 11/12. A custom operator, so torch.compile calls the kernel
     as it is."""
     import tiny_openfold_kernels
     a = p.new_empty(_gating_out_shape(p, mask))
@@ -844,7 +839,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
         # a and b are kept channels first, [*, c, N_res, N_res]: for each channel the
         # update is a plain matrix product over k (line 4), which is what a GPU runs.
         projections = (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p)
-        if self._triton(z):  # lines 2-3 as P = W z^T, then one kernel (triangle_gating)
+        if self._triton(z):  # line 2 as P = W z^T, then one kernel (triangle_gating)
             weight, bias = concatenated_weights(projections)
             p = torch.matmul(weight, z.reshape(-1, z.shape[-1]).t())  # [4c, * N_res N_res]
             mask = pair_mask.expand(z.shape[:-1])  # one value per pair, as the kernel reads it
@@ -1180,9 +1175,9 @@ def analytic_train_flops(cfg: TinyOpenFoldConfig, batch_size: int, n_res: Option
     """Forward + backward FLOPs of one training step (the optimizer's are negligible)."""
     fwd = analytic_flops(cfg, batch_size, n_res, n_seq)
     B, N, S = batch_size, n_res or cfg.max_seq_len, n_seq or cfg.n_seqs
-    no_grad = 2.0 * B * N ** 2 * S * cfg.n_evoformer_blocks  # the OPM mask count has no backward
+    no_grad = 2.0 * B * N ** 2 * S * cfg.n_evoformer_blocks  # the OPM mask count: forward only
     no_input_grad = fwd["Alg3_InputEmbedder"]  # relpos features are data: weight gradient only
-    return 3 * sum(fwd.values()) - 3 * no_grad - no_input_grad
+    return 3 * sum(fwd.values()) - 2 * no_grad - no_input_grad
 
 
 # =============================================================================
@@ -3571,7 +3566,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "is a few large kernels instead of a launch per few dozen of the model's hundreds of tensors")
     g.add_argument("--triton-kernels", action="store_true",
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
-                        "(Alg. 11/12 lines 2-3) as one matrix product and one kernel each way, which reads that "
+                        "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
                         "product once and also sums the bias gradient")
     g.add_argument("--checkpoint-blocks", action="store_true",
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
