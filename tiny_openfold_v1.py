@@ -1360,11 +1360,6 @@ def _gather_terms(table: tuple, seqs: np.ndarray) -> np.ndarray:
     return J_t[m_index, p_index, seqs[:, partner]]
 
 
-def _partner_terms(potts: PottsModel, seqs: np.ndarray, sites: np.ndarray) -> np.ndarray:
-    """[R, m, P, A]: J(a at site, current residue of each partner slot)."""
-    return _gather_terms(_slot_table(potts, sites), seqs)
-
-
 def _gumbel_argmax(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A sample from softmax(logits) along the last axis."""
     return np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)

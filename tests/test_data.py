@@ -183,7 +183,7 @@ def test_gibbs_groups_are_independent_and_terms_match_a_loop():
                     assert not (set(potts.pairs[f]) & near)
     seqs = rng.integers(0, potts.fields.shape[1], (3, n))
     sites = potts.site_groups[0]
-    terms = tof._partner_terms(potts, seqs, sites)
+    terms = tof._gather_terms(tof._slot_table(potts, sites), seqs)  # [R, m, P, A]
     for r in range(3):
         for m, i in enumerate(sites):
             for p, k in enumerate(potts.partner[i]):
