@@ -1,6 +1,7 @@
 """Data parallelism on CPU: DistributedDataParallel with gloo processes under
 torchrun, gradient accumulation, and the --parallel choices' errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -46,7 +47,6 @@ def test_ddp_on_two_processes_equals_one_process_on_the_global_batch(tmp_path):
     assert "DistributedDataParallel over 2 processes (gloo), global batch 4, 2 per process" in two.stdout
     assert two.stdout.count("Performance Summary") == 1  # rank 0 alone talks
     assert_same_weights(weights(out_one), weights(out_two))
-    import json
     summary = json.loads((out_two / "performance_summary.json").read_text())
     assert summary["parallel"] == {"mode": "ddp", "world_size": 2, "backend": "gloo", "devices": 2,
                                    "grad_accum_steps": 1, "per_process_batch": 2}
@@ -75,6 +75,14 @@ def test_gradient_accumulation_equals_the_whole_batch(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
     assert_same_weights(weights(out_whole), weights(out_accum))
     assert_same_weights(weights(out_whole), weights(out_both))
+    # Weights alone would not see a wrong gradient scale: the default --grad-clip 1.0
+    # rescales these gradients (norm ~85), and AdamW's update hardly depends on scale.
+    # The printed loss of a step is the sum of the micro-batches' scaled losses, so a
+    # missing 1 / (number of micro-batches) shows there.
+    whole_losses = json.loads((out_whole / "performance_summary.json").read_text())["loss_history"]
+    for out in (out_accum, out_both):
+        losses = json.loads((out / "performance_summary.json").read_text())["loss_history"]
+        assert losses == pytest.approx(whole_losses, rel=1e-5)
 
 
 def test_ddp_batch_that_does_not_divide_is_refused(tmp_path):

@@ -13,6 +13,7 @@ bf16 autocast and check torch.compile and the CUDA-graph step.
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import functools
@@ -132,11 +133,18 @@ def test_flex_computes_the_reference_function(flex_on_cpu, paths):
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
 
 
-def test_flex_chunked_and_checkpointed_forward_matches_the_reference(flex_on_cpu):
+def test_flex_chunked_and_checkpointed_forward_matches_the_reference(flex_on_cpu, monkeypatch):
+    """With autograd on, so that the chunks and blocks really run under checkpoint
+    (forward only: on the CPU, eager FlexAttention's bias gradient under checkpoint is
+    not trusted; the GPU test test_gpu_flex_bias_gradient_survives_checkpoint checks it)."""
+    calls = {"checkpoint": 0}
+    monkeypatch.setattr(tof, "checkpoint", counted(calls, "checkpoint", tof.checkpoint))
     model = copy.deepcopy(MODEL)
     with torch.no_grad():
         ref = model(*ARGS)
-        out = model.configure(attention="flex", chunk_size=3, checkpoint_blocks=True)(*ARGS)
+    out = model.configure(attention="flex", chunk_size=3, checkpoint_blocks=True)(*ARGS)
+    out = {k: v.detach() for k, v in out.items()}
+    assert calls["checkpoint"] > CFG.n_evoformer_blocks  # the blocks, and chunks inside them
     pair = (ARGS[3][:, :, None] * ARGS[3][:, None, :])[..., None]
     for key, m in (("distances", pair), ("pair", pair), ("msa", ARGS[3][:, None, :, None])):
         assert torch.allclose(ref[key] * m, out[key] * m, atol=1e-10), key
@@ -228,11 +236,19 @@ def test_paths_really_differ_in_how_they_compute():
         run(MODEL, ARGS, attention="sdpa")
         assert calls == {"sdpa": 4 * CFG.n_evoformer_blocks, "checkpoint": 0}
         calls.update(sdpa=0)
+        owners = []  # the module whose rows each checkpointed chunk computes
+        tof.checkpoint = lambda fn, *a, **k: owners.append(fn.__self__) or real_ckpt(fn, *a, **k)
         run(MODEL, ARGS, chunk_size=4)
         # 9 chunked sub-modules per block (Alg. 7-15: 4 attentions, 2 transitions,
-        # the OPM and 2 triangle multiplications), ceil(rows / 4) chunks each.
-        assert calls["checkpoint"] > 9 * CFG.n_evoformer_blocks and calls["sdpa"] == 0
-        calls.update(checkpoint=0)
+        # the OPM and 2 triangle multiplications), more than one chunk each.
+        chunks = collections.Counter(map(id, owners))
+        assert len(chunks) == 9 * CFG.n_evoformer_blocks and min(chunks.values()) > 1 and calls["sdpa"] == 0
+        assert collections.Counter(type(m).__name__ for m in {id(m): m for m in owners}.values()) == {
+            "GatedAttention": 4 * CFG.n_evoformer_blocks, "MSATransition": CFG.n_evoformer_blocks,
+            "PairTransition": CFG.n_evoformer_blocks,
+            "OuterProductMean": CFG.n_evoformer_blocks, "TriangleMultiplicationOutgoing": CFG.n_evoformer_blocks,
+            "TriangleMultiplicationIncoming": CFG.n_evoformer_blocks}
+        tof.checkpoint = counted(calls, "checkpoint", real_ckpt)
         run(MODEL, ARGS, checkpoint_blocks=True)
         assert calls["checkpoint"] == CFG.n_evoformer_blocks
     finally:

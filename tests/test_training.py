@@ -1,5 +1,6 @@
 """Training loop: it learns from co-evolution, resumes exactly, and fails safely."""
 
+import math
 import os
 import signal
 import subprocess
@@ -137,6 +138,10 @@ def test_learning_rate_schedule():
     assert tof.learning_rate_at(9, tc) == pytest.approx(1e-3)
     assert tof.learning_rate_at(99, tc) < 0.2e-3
     assert tof.learning_rate_at(99, tc) >= 0.1e-3 - 1e-12
+    # After warm-up, a half cosine from the peak down to 10 % of it: progress 0, 1/4, 1/2, 1.
+    tc = tof.TrainConfig(num_steps=110, learning_rate=1e-3, lr_warmup_steps=10)
+    for step, fraction in [(10, 1.0), (35, 0.1 + 0.45 * (1 + math.cos(math.pi / 4))), (60, 0.55), (110, 0.1)]:
+        assert tof.learning_rate_at(step, tc) == pytest.approx(fraction * 1e-3, rel=1e-12), step
 
 
 TINY_STEPS = 400
