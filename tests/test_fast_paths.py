@@ -341,18 +341,38 @@ def test_unchunked_no_grad_forward_matches_chunked_no_grad_forward():
     assert torch.allclose(ref * pair, out * pair, atol=1e-10)
 
 
-def test_bf16_autocast_sdpa_tracks_reference_on_cpu():
-    """bf16 autocast: both paths keep the softmax in float32 and agree to bf16 precision."""
+def test_bf16_autocast_sdpa_tracks_reference_on_cpu(monkeypatch):
+    """bf16 autocast: the reference takes its softmax of float32 logits; the sdpa path
+    hands SDPA its bias (summed in float32) in q's dtype, as SDPA requires, and the
+    kernel accumulates the softmax in float32. The two agree to bf16 precision,
+    outputs and gradients."""
     model = randomised(dtype=torch.float32)
     args = inputs(dtype=torch.float32)
+    dtypes = {"softmax": set(), "sdpa_mask": set()}
+    real_softmax, real_sdpa = torch.softmax, tof.F.scaled_dot_product_attention
+
+    def softmax(x, *a, **k):
+        dtypes["softmax"].add(x.dtype)
+        return real_softmax(x, *a, **k)
+
+    def sdpa(q, k, v, attn_mask=None, **kw):
+        dtypes["sdpa_mask"].add(attn_mask.dtype)
+        return real_sdpa(q, k, v, attn_mask=attn_mask, **kw)
+
+    monkeypatch.setattr(tof.torch, "softmax", softmax)
+    monkeypatch.setattr(tof.F, "scaled_dot_product_attention", sdpa)
     results = []
     for paths in ({}, dict(attention="sdpa", chunk_size=4)):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             results.append(run(model, args, **paths))
-    (ref, _), (fast, _) = results
+    assert dtypes == {"softmax": {torch.float32}, "sdpa_mask": {torch.bfloat16}}
+    (ref, grad_ref), (fast, grad_fast) = results
     for key in ref:
         scale = ref[key].abs().max().item()
         assert (ref[key] - fast[key]).abs().max().item() <= 0.05 * scale, key
+    scale = max(g.abs().max().item() for g in grad_ref.values())
+    for name in grad_ref:
+        assert (grad_ref[name] - grad_fast[name]).abs().max().item() <= BF16_GRAD_TOL * scale, name
 
 
 def test_configure_rejects_bad_values(monkeypatch):
