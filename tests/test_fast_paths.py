@@ -449,10 +449,13 @@ def _eager_steps(tc, model, optimizer, objective, batches):
     return losses, [p.detach().clone() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("scope", ["step", "block"])
-def test_compile_on_cpu_trains_like_eager(scope):
+@pytest.mark.parametrize("scope,paths", [("step", {}), ("block", {}),
+                                         ("step", dict(fuse_projections=True, checkpoint_blocks=True))],
+                         ids=["step", "block", "step+fused+checkpointed"])
+def test_compile_on_cpu_trains_like_eager(scope, paths):
     """torch.compile (inductor's C++ backend on CPU), of the whole forward + loss or
-    block by block, computes the same losses and weights as eager over three steps.
+    block by block, and with the fused projections and checkpointed blocks,
+    computes the same losses and weights as eager over three steps.
     Small blocks keep compilation short. Weights agree to a tenth of one AdamW
     step (lr): where a gradient is near AdamW's eps, rounding moves its update by
     a fraction of lr (seen: 1.2e-5 with lr 2e-3, one LayerNorm bias element, torch 2.13.0 CPU),
@@ -460,10 +463,10 @@ def test_compile_on_cpu_trains_like_eager(scope):
     cfg = tof.TinyOpenFoldConfig(msa_dim=8, pair_dim=8, n_heads_msa=2, n_heads_pair=2, msa_intermediate_dim=16,
                                  pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=2,
                                  max_seq_len=9, n_seqs=3)
-    setup = _step_setup("cpu", dict(attention="sdpa"), cfg)
+    setup = _step_setup("cpu", dict(attention="sdpa", **paths), cfg)
     lr = setup[0].learning_rate
     eager = _eager_steps(*setup)
-    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True, compile_scope=scope), cfg))
+    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True, compile_scope=scope, **paths), cfg))
     assert compiled[0] == pytest.approx(eager[0], rel=1e-4)
     for a, b in zip(eager[1], compiled[1]):
         assert torch.allclose(a, b, rtol=1e-4, atol=0.1 * lr)
