@@ -1,10 +1,11 @@
 #!/bin/bash
-# Prepared for the next device session, NOT yet run (about 6 minutes on a warm machine):
+# Prepared for the next device session, NOT yet run (about 7 minutes on a warm machine):
 # which part of the setup takes the fast state of calls 3 and 4? clock_probe.py at small,
 # one process per variant, 3 rounds each: another process works on the GPU only while
 # this one compiles (compile), only from its graph capture to its first replays
 # (capture), only during its first replays (upload); this process's own side-stream work
-# during its first replays (selfbusy); no helper at all (alone, the control); and alone
+# during its first replays (selfbusy); a second capture in the same process (recapture);
+# no helper at all (alone, the control); and alone
 # with CUDA_MODULE_LOADING=EAGER (eagerload; PyTorch's default is LAZY).
 # If selfbusy is fast, CudaGraphStep could take the state by itself: measure that as a
 # --benchmark path before making it the default.
@@ -14,7 +15,7 @@ export PYTHONPATH=.
 git rev-parse HEAD > $D/commit.txt 2>/dev/null; git status --short >> $D/commit.txt
 nvidia-smi --query-gpu=name,uuid,driver_version --format=csv,noheader > $D/gpu.txt
 T0=$(date +%s)
-for v in compile capture upload selfbusy alone eagerload; do
+for v in compile capture upload selfbusy recapture alone eagerload; do
     H=$v; [ $v = alone ] || [ $v = eagerload ] && H=
     L=LAZY; [ $v = eagerload ] && L=EAGER  # eagerload: CUDA loads every module at start, not on first use
     CUDA_MODULE_LOADING=$L PROBE_HELPER=$H PROBE_ROUNDS=3 timeout 200 \

@@ -13,7 +13,8 @@ then profiles 5 steps for the sum of kernel times. PROBE_HELPER=compile, capture
 upload starts another process multiplying matrices on the GPU for that part of the
 setup only (compile: until CudaGraphStep begins its capture; capture: from then until
 the first replays are done; upload: the first replays only); selfbusy queues a second
-of this process's own products on a side stream during the first replays instead.
+of this process's own products on a side stream during the first replays instead;
+recapture captures the step a second time and times that graph.
 PROBE_ROUNDS=n times n back-to-back rounds only. Each round prints the GPU's SM and
 memory clocks (nvidia-smi) read just after it. If rounds differ, the host or the GPU's
 clock state decides the gap, not the process's code.
@@ -72,8 +73,8 @@ def main():
     batch = t.PRESETS[preset]["batch_size"]
     tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=batch, **t.parse_benchmark_path(path))
     phase = os.environ.get("PROBE_HELPER", "")  # which part of the setup has other GPU work beside it
-    if phase not in ("", "compile", "capture", "upload", "selfbusy"):
-        sys.exit(f"PROBE_HELPER: expected compile, capture, upload or selfbusy, got {phase!r}")
+    if phase not in ("", "compile", "capture", "upload", "selfbusy", "recapture"):
+        sys.exit(f"PROBE_HELPER: expected compile, capture, upload, selfbusy or recapture, got {phase!r}")
     helper = []
     if phase in ("compile", "capture"):
         real_graph = torch.cuda.graph
@@ -89,6 +90,9 @@ def main():
     if phase == "compile":
         helper.append(start_helper())
     step, batches = t.benchmark_step(cfg, tc, device)
+    if phase == "recapture":  # a second capture of the same step, the first graph kept alive
+        first = step
+        step = t.CudaGraphStep(first.objective, first.model, first.optimizer, first.grad_clip, batches[0])
     if phase == "upload":  # the first replays upload the graph to the GPU
         helper.append(start_helper())
     if phase == "selfbusy":  # the same, with this process's own work on a side stream instead
