@@ -239,14 +239,19 @@ def test_paths_really_differ_in_how_they_compute():
         run(MODEL, ARGS, attention="sdpa")
         assert calls == {"sdpa": 4 * CFG.n_evoformer_blocks, "checkpoint": 0}
         calls.update(sdpa=0)
-        owners = []  # the module whose rows each checkpointed chunk computes
-        tof.checkpoint = lambda fn, *a, **k: owners.append(fn.__self__) or real_ckpt(fn, *a, **k)
+        modules, chunks = {}, collections.Counter()  # by id: the module each checkpointed chunk is of
+
+        def chunk_spy(fn, *args, **kwargs):
+            modules[id(fn.__self__)] = fn.__self__
+            chunks[id(fn.__self__)] += 1
+            return real_ckpt(fn, *args, **kwargs)
+
+        tof.checkpoint = chunk_spy
         run(MODEL, ARGS, chunk_size=4)
         # 9 chunked sub-modules per block (Alg. 7-15: 4 attentions, 2 transitions,
         # the OPM and 2 triangle multiplications), more than one chunk each.
-        chunks = collections.Counter(map(id, owners))
         assert len(chunks) == 9 * CFG.n_evoformer_blocks and min(chunks.values()) > 1 and calls["sdpa"] == 0
-        assert collections.Counter(type(m).__name__ for m in {id(m): m for m in owners}.values()) == {
+        assert collections.Counter(type(m).__name__ for m in modules.values()) == {
             "GatedAttention": 4 * CFG.n_evoformer_blocks, "MSATransition": CFG.n_evoformer_blocks,
             "PairTransition": CFG.n_evoformer_blocks,
             "OuterProductMean": CFG.n_evoformer_blocks, "TriangleMultiplicationOutgoing": CFG.n_evoformer_blocks,
@@ -466,7 +471,8 @@ def test_compile_on_cpu_trains_like_eager(scope, paths):
     setup = _step_setup("cpu", dict(attention="sdpa", **paths), cfg)
     lr = setup[0].learning_rate
     eager = _eager_steps(*setup)
-    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True, compile_scope=scope, **paths), cfg))
+    compiled = _eager_steps(*_step_setup("cpu", dict(attention="sdpa", compile=True, compile_scope=scope, **paths),
+                                         cfg))
     assert compiled[0] == pytest.approx(eager[0], rel=1e-4)
     for a, b in zip(eager[1], compiled[1]):
         assert torch.allclose(a, b, rtol=1e-4, atol=0.1 * lr)

@@ -964,7 +964,9 @@ def test_shared_dropout_shares_its_mask_along_one_axis_and_keeps_the_mean(shared
     torch.manual_seed(0)
     out = drop.train()(x)
     kept = out / x  # the mask times 1 / (1 - p)
-    assert torch.isclose(kept, torch.zeros_like(kept)).logical_or(torch.isclose(kept, torch.full_like(kept, 1 / (1 - p)))).all()
+    scaled = torch.full_like(kept, 1 / (1 - p))
+    dropped_or_scaled = torch.isclose(kept, torch.zeros_like(kept)) | torch.isclose(kept, scaled)
+    assert dropped_or_scaled.all()
     assert torch.allclose(kept, kept.narrow(shared_dim, 0, 1).expand_as(kept))  # one mask along shared_dim
     other = -3 if shared_dim == -2 else -2
     assert not torch.allclose(kept, kept.narrow(other, 0, 1).expand_as(kept))  # and not along the other axis

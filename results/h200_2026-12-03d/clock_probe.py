@@ -108,7 +108,8 @@ def main():
         open(os.environ["PROBE_READY"], "w").close()
     print(f"{preset} {path}: setup {time.time() - begin:.1f} s; compile threads "
           f"{os.environ.get('TORCHINDUCTOR_COMPILE_THREADS', 'default')}", flush=True)
-    print(f"{'round':<8} {'median ms':>9} {'mean ms':>8} {'min ms':>7} {'max ms':>7}  clocks after (SM, memory, power, pstate)")
+    print(f"{'round':<8} {'median ms':>9} {'mean ms':>8} {'min ms':>7} {'max ms':>7}  "
+          "clocks after (SM, memory, power, pstate)")
     spinners = []
     plan = ["plain"] * 3 + ["slept"] * 3 + ["busy"] * 3 + ["plain"] * 2
     if os.environ.get("PROBE_ROUNDS"):  # only this many back-to-back rounds
@@ -131,7 +132,8 @@ def main():
             per.append(t.time_steps(step, batches, batch, device, 1, 0)["ms_per_step"])
         c = clocks()
         rows.append((kind, r["ms_per_step"]))
-        print(f"{kind:<8} {r['ms_per_step']:9.3f} {r['ms_per_step_mean']:8.3f} {min(per):7.3f} {max(per):7.3f}  {c}", flush=True)
+        print(f"{kind:<8} {r['ms_per_step']:9.3f} {r['ms_per_step_mean']:8.3f} {min(per):7.3f} {max(per):7.3f}  {c}",
+              flush=True)
     for p in spinners:
         p.kill()
     prof = None if device.type == "cpu" else pk.profile_steps(step, batches[0], 5)

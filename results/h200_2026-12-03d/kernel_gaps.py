@@ -34,12 +34,13 @@ def kernel_gaps(path: str) -> dict:
         events = json.load(f)["traceEvents"]
     gpu = sorted((e for e in events if e.get("ph") == "X" and e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")),
                  key=lambda e: e["ts"])
-    gaps = sorted(b["ts"] - (a["ts"] + a["dur"]) for a, b in zip(gpu, gpu[1:]))
+    after = [(b, b["ts"] - (a["ts"] + a["dur"])) for a, b in zip(gpu, gpu[1:])]  # (event, gap before it)
+    gaps = sorted(gap for _, gap in after)
     inner = [g for g in gaps if g <= 50]
     before = collections.defaultdict(list)  # gap before a kernel, by its kind
-    for a, b in zip(gpu, gpu[1:]):
-        if b["ts"] - (a["ts"] + a["dur"]) <= 50:
-            before[kind(b["name"])].append(b["ts"] - (a["ts"] + a["dur"]))
+    for event, gap in after:
+        if gap <= 50:
+            before[kind(event["name"])].append(gap)
     return {"events_per_step": len(gpu) / STEPS, "busy_ms_per_step": sum(e["dur"] for e in gpu) / STEPS / 1e3,
             "gap_us_median": inner[len(inner) // 2], "gap_us_p10": inner[len(inner) // 10],
             "gap_us_p90": inner[9 * len(inner) // 10], "inner_gap_ms_per_step": sum(inner) / STEPS / 1e3,
@@ -48,10 +49,12 @@ def kernel_gaps(path: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(f"{'trace':<40} {'events':>7} {'busy ms':>8} {'gap p10':>8} {'median':>7} {'p90':>6} {'gaps ms':>8} {'>50us':>6}")
+    print(f"{'trace':<40} {'events':>7} {'busy ms':>8} {'gap p10':>8} {'median':>7} {'p90':>6} {'gaps ms':>8} "
+          f"{'>50us':>6}")
     for path in sys.argv[1:]:
         r = kernel_gaps(path)
         print(f"{path:<40} {r['events_per_step']:7.0f} {r['busy_ms_per_step']:8.3f} {r['gap_us_p10']:8.3f} "
-              f"{r['gap_us_median']:7.3f} {r['gap_us_p90']:6.3f} {r['inner_gap_ms_per_step']:8.3f} {r['gaps_over_50us']:6d}")
+              f"{r['gap_us_median']:7.3f} {r['gap_us_p90']:6.3f} {r['inner_gap_ms_per_step']:8.3f} "
+              f"{r['gaps_over_50us']:6d}")
         print("    median gap before (kernels a step, us): " + ", ".join(
             f"{k} ({n}) {m:.3f}" for k, (n, m) in r["median_gap_us_before"].items()))
