@@ -245,11 +245,22 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
     launches and more arithmetic per byte of x read. The concatenation is
     recomputed every call (a copy of the weights, tiny next to x), so autograd
     hands each layer its own gradient slice.
+
+    A total width that is not a multiple of 8 gets zero rows up to the next one
+    (the pair biases of Alg. 7, 13 and 14: H = 4 -> 8), which are computed and
+    dropped: then each output row starts 16 bytes after the last in bf16, as
+    cuBLAS's fast kernels need; a 4-wide product and its two gradient products
+    otherwise run on slow unaligned ones (results/h200_2026-12-03b, call 5).
     """
     if not fusing(x, fused):
         return tuple(layer(x) for layer in layers)
     weight, bias = concatenated_weights(layers)
-    return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
+    widths = [layer.out_features for layer in layers]
+    pad = -sum(widths) % 8
+    if pad:
+        weight = torch.cat([weight, weight.new_zeros(pad, weight.shape[1])])
+        bias = None if bias is None else torch.cat([bias, bias.new_zeros(pad)])
+    return F.linear(x, weight, bias).split(widths + [pad], dim=-1)[:len(layers)]
 
 
 def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
@@ -568,7 +579,7 @@ class MSARowAttentionWithPairBias(nn.Module):
     def forward(self, m: torch.Tensor, z: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], z [*, N_res, N_res, c_z], msa_mask [*, N_seq, N_res]."""
         m = self.layer_norm_m(m)
-        b = self.linear_b(self.layer_norm_z(z))  # [*, N_res, N_res, H]
+        b, = project(self.layer_norm_z(z), (self.linear_b,), self.attention.fuse_projections)  # [*, N_res, N_res, H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, N_res, N_res]
         return self.attention(m, [b], msa_mask)
 
@@ -906,7 +917,7 @@ class TriangleAttentionStartingNode(nn.Module):
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
         z = self.layer_norm(z)
-        b = self.linear_b(z)  # [*, N_res(j), N_res(k), H]
+        b, = project(z, (self.linear_b,), self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
         return self.attention(z, [b], pair_mask)

@@ -288,6 +288,30 @@ def test_fused_projections_make_fewer_matrix_products(monkeypatch):
     assert saved == 19 * CFG.n_evoformer_blocks
 
 
+def test_fused_narrow_projections_are_padded_to_eight_outputs(monkeypatch):
+    """--fuse-projections: the pair-bias projections of Alg. 7, 13 and 14 (H = 3 and 2
+    heads here) and the OPM's a/b (2 x 5) run as products of a width that is a multiple
+    of 8 (zero rows, dropped after), which cuBLAS needs for its aligned kernels.
+    (That the outputs and gradients stay the reference's: test_fast_path_computes_the_reference_function.)"""
+    widths = []
+
+    def spy(x, weight, bias=None):
+        widths.append(weight.shape[0])
+        return real(x, weight, bias)
+
+    real = tof.F.linear
+    with monkeypatch.context() as patch:
+        patch.setattr(tof.F, "linear", spy)
+        run(MODEL, ARGS)
+        unfused, widths[:] = list(widths), []
+        run(MODEL, ARGS, fuse_projections=True)
+    narrow = {CFG.n_heads_msa, CFG.n_heads_pair, CFG.outer_product_dim}
+    assert sum(w in narrow for w in unfused) == (1 + 2 + 2) * CFG.n_evoformer_blocks  # 3 biases, OPM a and b
+    assert not any(w in narrow for w in widths)
+    assert widths.count(8) == 3 * CFG.n_evoformer_blocks  # the pair biases, padded
+    assert widths.count(-(-2 * CFG.outer_product_dim // 8) * 8) >= CFG.n_evoformer_blocks  # OPM a/b: 10 -> 16
+
+
 def test_fused_projections_change_nothing_on_cpu_by_default(monkeypatch):
     """On a CPU the separate products measured faster, so the flag is inert there."""
     monkeypatch.setattr(tof, "FUSE_PROJECTIONS_ON_CPU", False)

@@ -23,7 +23,8 @@ every FlexAttention call; Alg. 8 through SDPA),
 blaslt cuBLASLt preferred for every matrix product, nobf16red no bf16 reductions inside
 bf16 GEMMs (torch.backends.cuda.matmul), pbreduce and pbheads the pair-bias projections
 of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix products
-(PairBiasAsSums, PairBiasAsHeadSums), and
+(PairBiasAsSums, PairBiasAsHeadSums),
+nopad the fused projections without their padding to a multiple of 8 outputs (unpadded_project), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -68,6 +69,15 @@ def load_module(relative_path, name):
 def load_profile_kernels():
     """The first day's profile_kernels.py (kernel_table, profile_steps), as a module."""
     return load_module(os.path.join("h200_2026-12-01", "profile_kernels.py"), "profile_kernels")
+
+
+def unpadded_project(x, layers, fused):
+    """OPTS "nopad": project() as before results/h200_2026-12-03d's padding (fused
+    widths as they come, e.g. the pair biases' 4)."""
+    if not t.fusing(x, fused):
+        return tuple(layer(x) for layer in layers)
+    weight, bias = t.concatenated_weights(layers)
+    return t.F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
 
 
 def einsum_triangle_product(a, b, outgoing):
@@ -167,6 +177,9 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o in ("pbreduce", "pbheads"):  # the pair-bias projections as sums under compile (any path)
             t.linear = pair_bias_linear(PairBiasAsSums if o == "pbreduce" else PairBiasAsHeadSums)
+            continue
+        if o == "nopad":  # fused projections without the zero rows up to a multiple of 8
+            t.project = unpadded_project
             continue
         if o == "einsum":  # the fused path as before a6030d3: line 4 of Alg. 11/12 by einsum and autograd
             t.triangle_product = einsum_triangle_product
