@@ -85,6 +85,7 @@ BAD_INPUT_CASES = [
     ("flex-on-cpu", ["--attention", "flex"], "--attention"),
     ("triton-kernels-on-cpu", ["--triton-kernels"], "--triton-kernels"),
     ("cuda-graphs-with-grad-accum", ["--cuda-graphs", "--grad-accum-steps", "2"], "--cuda-graphs"),
+    ("peer-ping-without-cuda-graphs", ["--peer-ping"], "--peer-ping"),
     ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
     ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),
     ("benchmark-presets-empty", ["--benchmark", "--benchmark-presets", ","], "--benchmark-presets"),

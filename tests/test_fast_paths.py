@@ -870,3 +870,28 @@ def test_benchmark_json_keeps_the_rows_measured_before_a_failure(tmp_path, monke
     assert [r["path"] for r in rows] == ["reference"] and rows[0]["status"] == "ok"
     table = [line for line in (tmp_path / "benchmark.md").read_text().splitlines() if line.startswith("| tiny")]
     assert len(table) == 1 and "| reference |" in table[0] and table[0].endswith("| ok |")
+
+
+# --------------------------------------------------------------------------
+# --peer-ping: a helper process, not a computation; it must never stop a run.
+# --------------------------------------------------------------------------
+
+def test_peer_ping_failure_is_reported_not_fatal(monkeypatch, capsys):
+    monkeypatch.setattr(tof, "PEER_PING", "raise SystemExit(3)")
+    tof.peer_ping(torch.device("cuda", 0))  # the helper fails at once, so no GPU is needed
+    assert "--peer-ping: the helper process failed" in capsys.readouterr().out
+
+
+@gpu
+def test_gpu_peer_ping_runs_a_product_in_another_process(monkeypatch, capsys):
+    results = []
+    real_run = tof.subprocess.run
+
+    def spy(*args, **kwargs):
+        results.append(real_run(*args, **kwargs))
+        return results[-1]
+    monkeypatch.setattr(tof.subprocess, "run", spy)
+    tof.peer_ping(torch.device("cuda"))
+    assert capsys.readouterr().out == ""
+    assert [r.returncode for r in results] == [0]
+    assert results[0].stdout.strip() == "512.0"  # ones(8, 8) @ ones(8, 8) sums to 8 * 8 * 8

@@ -14,7 +14,9 @@ upload starts another process multiplying matrices on the GPU for that part of t
 setup only (compile: until CudaGraphStep begins its capture; capture: from then until
 the first replays are done; upload: the first replays only); selfbusy queues a second
 of this process's own products on a side stream during the first replays instead;
-recapture captures the step a second time and times that graph.
+recapture captures the step a second time and times that graph. ping runs, after the
+capture and before the first replays, a process that only creates its CUDA context, runs
+one small product and exits; pinglate does that after the first replays, just before timing.
 PROBE_ROUNDS=n times n back-to-back rounds only. Each round prints the GPU's SM and
 memory clocks (nvidia-smi) read just after it. If rounds differ, the host or the GPU's
 clock state decides the gap, not the process's code.
@@ -57,6 +59,15 @@ def start_helper() -> subprocess.Popen:
     return p
 
 
+PING = "import torch; x = torch.ones(8, 8, device='cuda'); (x @ x).sum().item()"
+
+
+def ping() -> None:
+    """Another process that creates a CUDA context, runs one product and exits."""
+    subprocess.run([sys.executable, "-c", PING], check=True)
+    print(f"ping done at {time.strftime('%H:%M:%S')}", flush=True)
+
+
 def stop_helper(helper: list) -> None:
     for p in helper:
         p.kill()
@@ -73,8 +84,9 @@ def main():
     batch = t.PRESETS[preset]["batch_size"]
     tc = dataclasses.replace(t.TrainConfig(use_amp=True), batch_size=batch, **t.parse_benchmark_path(path))
     phase = os.environ.get("PROBE_HELPER", "")  # which part of the setup has other GPU work beside it
-    if phase not in ("", "compile", "capture", "upload", "selfbusy", "recapture"):
-        sys.exit(f"PROBE_HELPER: expected compile, capture, upload, selfbusy or recapture, got {phase!r}")
+    if phase not in ("", "compile", "capture", "upload", "selfbusy", "recapture", "ping", "pinglate"):
+        sys.exit("PROBE_HELPER: expected compile, capture, upload, selfbusy, recapture, ping or pinglate, "
+                 f"got {phase!r}")
     helper = []
     if phase in ("compile", "capture"):
         real_graph = torch.cuda.graph
@@ -93,6 +105,8 @@ def main():
     if phase == "recapture":  # a second capture of the same step, the first graph kept alive
         first = step
         step = t.CudaGraphStep(first.objective, first.model, first.optimizer, first.grad_clip, batches[0])
+    if phase == "ping":  # a context of another process, created and gone before the first replays
+        ping()
     if phase == "upload":  # the first replays upload the graph to the GPU
         helper.append(start_helper())
     if phase == "selfbusy":  # the same, with this process's own work on a side stream instead
@@ -104,6 +118,8 @@ def main():
         step(batches[i % 2])
     t.synchronize(device)
     stop_helper(helper)
+    if phase == "pinglate":
+        ping()
     if os.environ.get("PROBE_READY"):  # tells a helper process (call3.sh) that setup is over
         open(os.environ["PROBE_READY"], "w").close()
     print(f"{preset} {path}: setup {time.time() - begin:.1f} s; compile threads "
