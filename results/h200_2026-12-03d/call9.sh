@@ -22,4 +22,4 @@ timeout 60 python3 -m pytest -q -rs -p no:cacheprovider tests/test_fast_paths.py
 echo "gpu tests rc=$? at $(( $(date +%s) - T0 )) s" >> $D/summary.txt
 cp $D/bench/benchmark.md $D/bench/benchmark.json $D/ 2>/dev/null
 cd $D && tar czf $OUT/p9.tar.gz *.txt *.md *.json
-cat summary.txt; cat benchmark.md; grep -i "samples/s\|throughput" train*.txt | tail -8
+cat summary.txt; cat benchmark.md; grep -i "samples/sec" train*.txt | tail -12
