@@ -1,5 +1,5 @@
 #!/bin/bash
-# Prepared for the next device session, NOT yet run (about 7 minutes on a warm machine):
+# Prepared in the eleventh session, run in the twelfth (2026-12-03, call6/; about 7 minutes):
 # which part of the setup takes the fast state of calls 3 and 4? clock_probe.py at small,
 # one process per variant, 3 rounds each: another process works on the GPU only while
 # this one compiles (compile), only from its graph capture to its first replays

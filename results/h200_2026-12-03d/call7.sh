@@ -1,5 +1,5 @@
 #!/bin/bash
-# Prepared for the next device session, NOT yet run (about 6 minutes): the branch
+# Prepared in the eleventh session, run in the twelfth (2026-12-03, call7/; about 4 minutes): the
 # pad-narrow (or main with results/h200_2026-12-03d/pad_narrow.patch applied) pads fused
 # projections to a multiple of 8 outputs and routes the pair-bias projections of Alg. 7,
 # 13 and 14 (H = 4) through project(), so under --fuse-projections they run 8 wide on
