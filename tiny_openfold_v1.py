@@ -27,6 +27,7 @@ Launch lines (copy and paste):
     python tiny_openfold_v1.py --enable-all-profiling --num-steps 30
 
     # The fast paths (same function; README "Performance"), and their benchmark
+    # (add --peer-ping for shorter gaps between graph kernels: see peer_ping below)
     python tiny_openfold_v1.py --use-amp --attention flex --fuse-projections --triton-kernels \
         --compile --cuda-graphs --flat-optimizer
     python tiny_openfold_v1.py --benchmark --use-amp
