@@ -1910,9 +1910,9 @@ class FlatWeights(nn.Module):
     """--flat-weights: the forward reads every parameter as a view of FlatAdamW's buffer.
 
     Under bf16 autocast every nn.Linear weight is cast to bf16 in each forward, and
-    after a compile that is one small kernel per weight (most of the 108 cast kernels
-    of a default-size forward on the H200, results/h200_2026-12-03d), then one more
-    per weight in backward to bring its gradient back to float32, and FlatAdamW's
+    after a compile that is one small kernel per weight, then one more per weight in
+    backward to bring its gradient back to float32 (a default-size step on the H200
+    has 185 kernels that only cast, results/h200_2026-12-03d), and FlatAdamW's
     gather copies all gradients once more. Here FlatAdamW keeps the nn.Linear weights
     together at the front of its buffer, the forward casts that block in ONE kernel
     and runs the model on views of it (torch.func.functional_call), and every other
