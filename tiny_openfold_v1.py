@@ -1836,6 +1836,8 @@ class FlatAdamW(torch.optim.AdamW):
     def __init__(self, params, front: Sequence[bool] = (), **kwargs):
         self.views = list(params)
         front = list(front) or [False] * len(self.views)
+        if len(front) != len(self.views):
+            raise ValueError(f"FlatAdamW: front has {len(front)} flags for {len(self.views)} parameters")
         order = [i for i in range(len(self.views)) if front[i]] + [i for i in range(len(self.views)) if not front[i]]
         padded = [-(-self.views[i].numel() // self.ALIGN) * self.ALIGN for i in order]
         starts = dict(zip(order, np.cumsum([0] + padded).tolist()))
@@ -2077,13 +2079,13 @@ PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
 
 def peer_ping(device: torch.device) -> None:
     """--peer-ping: start a second Python process that opens a CUDA context on this
-    process's GPU, runs one tiny product and exits (about 2-5 s, once per graph).
+    process's GPU, runs one tiny product and exits (once per captured graph).
 
     Why: on the H200 we were lent (driver 580, torch 2.11), a process alone on the card
     replays its CUDA graph with about 0.45 us between consecutive kernels; after another
     process has opened a context on the card, even one that has exited again, the gap is
-    about 0.1 us, and the default-size step runs 5.15 instead of 5.73 ms with the same
-    kernels (results/h200_2026-12-03d). The driver's reason is not known to us, so this is
+    about 0.1 us, and the default-size step runs 5.15 instead of 5.65 ms with the same
+    kernels (results/h200_2026-12-03d, call 8). The driver's reason is not known to us, so this is
     an opt-in flag; it changes no computation. A failing ping is reported, not fatal."""
     index = device.index if device.index is not None else torch.cuda.current_device()
     try:  # the child inherits CUDA_VISIBLE_DEVICES, so the same logical index is the same GPU
@@ -3705,7 +3707,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "product once and also sums the bias gradient")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
-                        "on the same GPU; on our H200 this cut the gaps between graph kernels (5.73 -> 5.15 ms a "
+                        "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
                         "step at small), for reasons in the driver; no change to the computation")
     g.add_argument("--checkpoint-blocks", action="store_true",
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
@@ -3794,8 +3796,7 @@ def configs_from_args(args) -> tuple:
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
         cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, flat_weights=args.flat_weights,
-        triton_kernels=args.triton_kernels,
-        peer_ping=args.peer_ping)
+        triton_kernels=args.triton_kernels, peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):
