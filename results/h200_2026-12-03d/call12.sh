@@ -3,7 +3,7 @@
 # (about 9 minutes): --flat-weights measured. (1) A sweep of T against T+flatw at small
 # and medium (kernels a step, kernel time; the processes compile side by side, so all
 # are in the fast state of calls 3-9); (2) the GPU tests of the flat paths;
-# (3) one --benchmark process with --peer-ping of both paths at both sizes (the ratio
+# (3) one --benchmark process with --peer-ping of both paths at small (the ratio
 # measured in one run). Keep --flat-weights' numbers in the README only if (1) shows
 # less kernel time than T at both sizes and (2) passes.
 set -u
