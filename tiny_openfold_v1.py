@@ -1924,7 +1924,9 @@ class FlatWeights(nn.Module):
 
     Same function: a bf16 weight is the same rounding of the same float32 number as
     autocast's cast, and autocast leaves a weight that is already bf16 alone; the
-    gradients are the bf16 products' gradients cast to float32, as before.
+    gradients are the bf16 products' gradients cast to float32, as before. Not with
+    --chunk-size: there autocast would cast each (float32) bias once per chunk and
+    sum its gradient in float32, where without the flag it casts once and sums in bf16.
     """
 
     def __init__(self, model: nn.Module, optimizer: FlatAdamW):
@@ -2065,6 +2067,9 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
         raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
     if tc.flat_weights and not tc.flat_optimizer:
         raise UsageError("--flat-weights: runs the model on --flat-optimizer's buffer; add --flat-optimizer")
+    if tc.flat_weights and tc.chunk_size:
+        raise UsageError("--flat-weights: not with --chunk-size (each chunk would cast the biases again and sum their "
+                         "gradients in another precision than without the flag); leave one of them out")
     if tc.flat_weights and mode != "none":
         raise UsageError("--flat-weights: one process on one device (DataParallel and DDP work on each parameter's "
                          "own gradient); use --parallel none")
@@ -2074,7 +2079,8 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
 
 
 PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
-             "x = torch.ones(8, 8, device='cuda'); print(float((x @ x).sum()))")
+             "x = torch.ones(8, 8, device='cuda'); "
+             "print(float((x @ x).sum()), getattr(torch.cuda.get_device_properties(x.device), 'uuid', ''))")
 
 
 def peer_ping(device: torch.device) -> None:
@@ -2090,8 +2096,11 @@ def peer_ping(device: torch.device) -> None:
     index = device.index if device.index is not None else torch.cuda.current_device()
     try:  # the child inherits CUDA_VISIBLE_DEVICES, so the same logical index is the same GPU
         subprocess.run([sys.executable, "-c", PEER_PING, str(index)], check=True, capture_output=True,
-                       text=True, timeout=300)
-    except (OSError, subprocess.SubprocessError) as exc:
+                       text=True, timeout=60)
+    except subprocess.CalledProcessError as exc:
+        last = (exc.stderr or "").strip().splitlines()[-1:] or [f"exit status {exc.returncode}"]
+        print(f"--peer-ping: the helper process failed ({last[0]}); continuing without it", flush=True)
+    except (OSError, subprocess.SubprocessError) as exc:  # could not start, or timed out
         print(f"--peer-ping: the helper process failed ({exc}); continuing without it", flush=True)
 
 
@@ -3495,7 +3504,10 @@ def run_benchmark(args, tc: TrainConfig) -> int:
             flops = analytic_train_flops(cfg, batch_size)
             reference_ms = None
             for path in paths:
-                run_tc = dataclasses.replace(tc, batch_size=batch_size, **parse_benchmark_path(path))
+                fields = parse_benchmark_path(path)
+                # --peer-ping acts on the graphed rows only (the others keep their row)
+                run_tc = dataclasses.replace(tc, batch_size=batch_size, **fields,
+                                             peer_ping=tc.peer_ping and fields["cuda_graphs"])
                 row = {"preset": name, "batch_size": batch_size, "n_seqs": cfg.n_seqs, "n_res": cfg.max_seq_len,
                        "path": path, "precision": precision, "analytic_train_flops": flops, "status": "ok"}
                 torch._dynamo.reset()
@@ -3708,7 +3720,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
-                        "step at small), for reasons in the driver; no change to the computation")
+                        "step at small), for reasons in the driver, and the process keeps that state (in --benchmark "
+                        "also for the rows after the first graphed one); no change to the computation")
     g.add_argument("--checkpoint-blocks", action="store_true",
                    help="activation checkpointing: keep each Evoformer block's inputs, recompute it in backward")
     g.add_argument("--fuse-projections", action="store_true",

@@ -523,7 +523,8 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     and 8 run FlexAttention too; the tiny preset's 8-wide heads would take SDPA."""
     cfg = tof.config_from_preset("tiny", **({"n_heads_msa": 2} if paths.get("attention") == "flex" else {}))
     torch.backends.cuda.matmul.allow_tf32 = False
-    eager_paths = dict(paths, compile=False)  # keeps cuda_graphs' optimizer (capturable) for the eager run
+    # keeps cuda_graphs' optimizer (capturable) for the eager run; --flat-weights is compared with the plain flat path
+    eager_paths = dict(paths, compile=False, flat_weights=False)
     results = []
     for p in (eager_paths, paths):
         tc, model, optimizer, objective, batches = _step_setup("cuda", p, cfg)
@@ -887,7 +888,19 @@ def test_benchmark_json_keeps_the_rows_measured_before_a_failure(tmp_path, monke
 def test_peer_ping_failure_is_reported_not_fatal(monkeypatch, capsys):
     monkeypatch.setattr(tof, "PEER_PING", "raise SystemExit(3)")
     tof.peer_ping(torch.device("cuda", 0))  # the helper fails at once, so no GPU is needed
-    assert "--peer-ping: the helper process failed" in capsys.readouterr().out
+    assert "--peer-ping: the helper process failed (exit status 3)" in capsys.readouterr().out
+    monkeypatch.setattr(tof, "PEER_PING", "import sys; sys.exit('no CUDA GPU here')")
+    tof.peer_ping(torch.device("cuda", 0))
+    assert "--peer-ping: the helper process failed (no CUDA GPU here)" in capsys.readouterr().out  # the reason
+
+
+def test_peer_ping_leaves_the_benchmark_rows_without_graphs_alone(tmp_path):
+    """--benchmark --peer-ping: the rows without --cuda-graphs run as they would without it."""
+    tof.main(["--benchmark", "--peer-ping", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
+              "--benchmark-seq-lens", "8", "--benchmark-paths", "reference", "--benchmark-steps", "1",
+              "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2", "--profile-dir", str(tmp_path)])
+    rows = json.loads((tmp_path / "benchmark.json").read_text())["rows"]
+    assert [(r["path"], r["status"]) for r in rows] == [("reference", "ok")]
 
 
 @gpu
@@ -902,7 +915,10 @@ def test_gpu_peer_ping_runs_a_product_in_another_process(monkeypatch, capsys):
     tof.peer_ping(torch.device("cuda"))
     assert capsys.readouterr().out == ""
     assert [r.returncode for r in results] == [0]
-    assert results[0].stdout.strip() == "512.0"  # ones(8, 8) @ ones(8, 8) sums to 8 * 8 * 8
+    total, *uuid = results[0].stdout.split()
+    assert total == "512.0"  # ones(8, 8) @ ones(8, 8) sums to 8 * 8 * 8
+    own = getattr(torch.cuda.get_device_properties(torch.cuda.current_device()), "uuid", "")
+    assert uuid == ([str(own)] if str(own) else [])  # the helper ran on this process's GPU
 
 
 # --------------------------------------------------------------------------
@@ -1003,6 +1019,9 @@ def test_flat_weights_casts_the_linear_weights_once_under_bf16_autocast():
 def test_flat_weights_needs_the_flat_optimizer_and_one_process():
     with pytest.raises(tof.UsageError, match="--flat-weights: runs the model on --flat-optimizer"):
         tof.check_fast_paths(tof.TrainConfig(flat_weights=True), torch.device("cpu"), "none", None)
+    with pytest.raises(tof.UsageError, match="--flat-weights: not with --chunk-size"):
+        tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True, flat_weights=True, chunk_size=4),
+                             torch.device("cpu"), "none", None)
     for mode in ("dp", "ddp"):
         with pytest.raises(tof.UsageError, match="--flat-weights: one process"):
             tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True, flat_weights=True), torch.device("cpu"), mode,
