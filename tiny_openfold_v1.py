@@ -1838,7 +1838,7 @@ class FlatAdamW(torch.optim.AdamW):
         front = list(front) or [False] * len(self.views)
         if len(front) != len(self.views):
             raise ValueError(f"FlatAdamW: front has {len(front)} flags for {len(self.views)} parameters")
-        order = [i for i in range(len(self.views)) if front[i]] + [i for i in range(len(self.views)) if not front[i]]
+        order = sorted(range(len(self.views)), key=lambda i: not front[i])  # flagged first, each group in order
         padded = [-(-self.views[i].numel() // self.ALIGN) * self.ALIGN for i in order]
         starts = dict(zip(order, np.cumsum([0] + padded).tolist()))
         self.boundary = sum(padded[:sum(front)])  # where the flagged parameters end
@@ -3374,7 +3374,7 @@ def benchmark_step(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
     step = (CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs
             else functools.partial(train_step, objective, model, optimizer, scaler, tc.grad_clip))
-    if tc.cuda_graphs and tc.peer_ping:
+    if tc.peer_ping:  # check_fast_paths has made sure there is a graph
         peer_ping(device)
     return step, batches
 

@@ -6,11 +6,12 @@ sys.path.insert(0, '.')  # run from the repository root
 import tiny_openfold_v1 as t
 cfg = t.config_from_preset(sys.argv[1])
 dev = torch.device("cpu")
-for flatw in (sys.argv[2] == "1",):
-    tc = dataclasses.replace(t.TrainConfig(use_amp=True, batch_size=1), **t.parse_benchmark_path("sdpa+fused+compile+flat" + ("+flatw" if flatw else "")))
-    t0 = time.time()
-    step, batches = t.benchmark_step(cfg, tc, dev)
-    step(batches[0]); 
-    t1 = time.time()
-    step(batches[1])
-    print(flatw, "first step (compile)", round(t1 - t0, 1), "s; second", round(time.time() - t1, 2), flush=True)
+flatw = sys.argv[2] == "1"
+path = "sdpa+fused+compile+flat" + ("+flatw" if flatw else "")
+tc = dataclasses.replace(t.TrainConfig(use_amp=True, batch_size=1), **t.parse_benchmark_path(path))
+t0 = time.time()
+step, batches = t.benchmark_step(cfg, tc, dev)
+step(batches[0])
+t1 = time.time()
+step(batches[1])
+print(flatw, "first step (compile)", round(t1 - t0, 1), "s; second", round(time.time() - t1, 2), flush=True)
