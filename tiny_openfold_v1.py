@@ -1712,7 +1712,6 @@ class TrainConfig:
     compile_scope: str = "step"  # "step": forward + loss as one graph; "block": one graph shared by the blocks
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
-    flat_weights: bool = False  # the forward runs on views of that buffer, nn.Linear weights cast as one block
     triton_kernels: bool = False  # hand-written Triton kernels (the triangle multiplications' gating)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
 
@@ -1765,35 +1764,23 @@ class TrainingObjective(nn.Module):
     (its backward is compiled with it) and that every training path shares."""
 
     def __init__(self, model: nn.Module, cfg: TinyOpenFoldConfig, amp_dtype: Optional[torch.dtype],
-                 device_type: str, flat_weights: Optional["FlatWeights"] = None):
+                 device_type: str):
         super().__init__()
         self.model, self.pair_input_dim = model, cfg.pair_input_dim
         self.amp_dtype, self.device_type = amp_dtype, device_type
-        self.flat_weights = flat_weights
 
     def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         pair_features = relative_position_features(batch["residue_index"], self.pair_input_dim)
-        inputs = (batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
         with torch.autocast(self.device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            if self.flat_weights is None:
-                out = self.model(*inputs)
-            else:  # --flat-weights: the same model, its parameters replaced by views of the flat buffer
-                out = torch.func.functional_call(self.model, self.flat_weights(self.amp_dtype), inputs)
+            out = self.model(batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
         return distance_loss(out["distances"], batch["distances"], batch["residue_mask"])  # float32
 
 
-def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device,
-                   optimizer: Optional[torch.optim.Optimizer] = None) -> nn.Module:
+def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device) -> nn.Module:
     """Forward + loss; under --compile, compiled as a whole (--compile-scope step) or
     block by block (--compile-scope block). Fixed shapes either way: batches are
-    padded to --seq-len, so one graph serves every step and nothing recompiles.
-    --flat-weights needs the run's FlatAdamW as optimizer."""
-    flat_weights = None
-    if tc.flat_weights:
-        if not isinstance(optimizer, FlatAdamW):
-            raise ValueError("--flat-weights: make_objective needs the FlatAdamW of --flat-optimizer")
-        flat_weights = FlatWeights(model, optimizer)
-    objective = TrainingObjective(model, cfg, amp_dtype, device.type, flat_weights)
+    padded to --seq-len, so one graph serves every step and nothing recompiles."""
+    objective = TrainingObjective(model, cfg, amp_dtype, device.type)
     if tc.compile and tc.compile_scope == "block":
         # Regional compilation: every Evoformer block runs the same code, and dynamo
         # treats the parameters as graph inputs, so all blocks share ONE compiled graph
@@ -1825,50 +1812,29 @@ class FlatAdamW(torch.optim.AdamW):
     state_dict() and load_state_dict() speak the per-parameter layout of
     torch.optim.AdamW(model.parameters()), so checkpoints move between paths.
     Build it after the model is on its device: .to() would replace the views.
-
-    front: one flag per parameter; the flagged ones go first in the buffer, ending at
-    self.boundary (--flat-weights puts the nn.Linear weights there, to cast them to
-    bf16 as one block). The order inside the buffer is the optimizer's business only.
     """
 
     ALIGN = 64  # elements: 256 bytes of float32
 
-    def __init__(self, params, front: Sequence[bool] = (), **kwargs):
+    def __init__(self, params, **kwargs):
         self.views = list(params)
-        front = list(front) or [False] * len(self.views)
-        if len(front) != len(self.views):
-            raise ValueError(f"FlatAdamW: front has {len(front)} flags for {len(self.views)} parameters")
-        order = sorted(range(len(self.views)), key=lambda i: not front[i])  # flagged first, each group in order
-        padded = [-(-self.views[i].numel() // self.ALIGN) * self.ALIGN for i in order]
-        starts = dict(zip(order, np.cumsum([0] + padded).tolist()))
-        self.boundary = sum(padded[:sum(front)])  # where the flagged parameters end
-        flat = self.views[0].new_zeros(sum(padded))
-        self.slices = [slice(starts[i], starts[i] + p.numel()) for i, p in enumerate(self.views)]
+        sizes = [p.numel() for p in self.views]
+        starts = np.cumsum([0] + [-(-n // self.ALIGN) * self.ALIGN for n in sizes]).tolist()
+        flat = self.views[0].new_zeros(starts[-1])
+        self.slices = [slice(start, start + n) for start, n in zip(starts, sizes)]
         with torch.no_grad():
             for p, where in zip(self.views, self.slices):
                 flat[where].copy_(p.reshape(-1))
                 p.data = flat[where].view_as(p)  # the module keeps its Parameter; its storage is now flat's
-        # the parameters in buffer order, each with the zeros of the gap after it, so one
-        # torch.cat fills the whole gradient
-        self.order = order
-        ends = [starts[i] for i in order[1:]] + [flat.numel()]
-        self.gaps = [flat.new_zeros(end - self.slices[i].stop) for i, end in zip(order, ends)]
+        # zeros for the gaps between parameters, so one torch.cat fills the whole gradient
+        self.gaps = [flat.new_zeros(nxt - where.stop) for where, nxt in zip(self.slices, starts[1:])]
         self.flat = nn.Parameter(flat)
-        self.grads_in_place = False  # set by FlatWeights: backward writes flat.grad itself
         super().__init__([self.flat], **kwargs)
 
     def gather_gradients(self) -> None:
-        """flat.grad = the parameters' gradients, end to end (zeros where one has none,
-        and in the gaps between parameters). Under --flat-weights backward has already
-        written flat.grad, and this only checks that it did."""
-        if self.grads_in_place:
-            if self.flat.grad is None:
-                raise RuntimeError("--flat-weights: backward gave the flat buffer no gradient (was the forward run "
-                                   "through FlatWeights?)")
-            return
+        """flat.grad = the parameters' gradients, end to end (zeros where one has none)."""
         pieces = []
-        for i, gap in zip(self.order, self.gaps):
-            p = self.views[i]
+        for p, gap in zip(self.views, self.gaps):
             pieces.append((p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1))
             if gap.numel():
                 pieces.append(gap)
@@ -1908,63 +1874,6 @@ class FlatAdamW(torch.optim.AdamW):
                                  "param_groups": [dict(groups[0], params=[0])]})
 
 
-class FlatWeights(nn.Module):
-    """--flat-weights: the forward reads every parameter as a view of FlatAdamW's buffer.
-
-    Under bf16 autocast every nn.Linear weight is cast to bf16 in each forward, and
-    after a compile that is one small kernel per weight, then one more per weight in
-    backward to bring its gradient back to float32 (a default-size step on the H200
-    has 185 kernels that only cast, results/h200_2026-12-03d), and FlatAdamW's
-    gather copies all gradients once more. Here FlatAdamW keeps the nn.Linear weights
-    together at the front of its buffer, the forward casts that block in ONE kernel
-    and runs the model on views of it (torch.func.functional_call), and every other
-    parameter is a float32 view of the buffer itself. Autograd then produces the
-    buffer's gradient directly: split's backward is one concatenation and the
-    cast's one cast back, so the per-weight casts and the gather are gone.
-
-    Same function: a bf16 weight is the same rounding of the same float32 number as
-    autocast's cast, and autocast leaves a weight that is already bf16 alone; the
-    gradients are the bf16 products' gradients cast to float32, as before. Not with
-    --chunk-size: there autocast would cast each (float32) bias once per chunk and
-    sum its gradient in float32, where without the flag it casts once and sums in bf16.
-    """
-
-    def __init__(self, model: nn.Module, optimizer: FlatAdamW):
-        super().__init__()
-        self.flat = optimizer.flat  # the same Parameter, registered here so torch.compile takes it as an input
-        self.boundary = optimizer.boundary
-        optimizer.grads_in_place = True
-        names = [name for name, _ in model.named_parameters()]
-        if len(names) != len(optimizer.views):
-            raise ValueError("--flat-weights: the optimizer was not built over this model's parameters")
-        # (name, shape, length) in buffer order, a gap as (None, None, length); front and back regions
-        self.front, self.back = [], []
-        for i, gap in zip(optimizer.order, optimizer.gaps):
-            where, p = optimizer.slices[i], optimizer.views[i]
-            region = self.front if where.start < self.boundary else self.back
-            region.append((names[i], p.shape, p.numel()))
-            if gap.numel():
-                region.append((None, None, gap.numel()))
-
-    def forward(self, dtype: Optional[torch.dtype]) -> Dict[str, torch.Tensor]:
-        """{parameter name: its view}; the front block cast to dtype (autocast's) if given."""
-        front, back = self.flat.split([self.boundary, self.flat.numel() - self.boundary])
-        if dtype is not None:
-            front = front.to(dtype)  # ONE cast for all nn.Linear weights
-        weights = {}
-        for block, layout in ((front, self.front), (back, self.back)):
-            for (name, shape, _), piece in zip(layout, block.split([length for _, _, length in layout])):
-                if name is not None:
-                    weights[name] = piece.view(shape)
-        return weights
-
-
-def linear_weight_flags(model: nn.Module) -> List[bool]:
-    """For each of model.parameters(): whether it is an nn.Linear weight (FlatWeights' front block)."""
-    linear_weights = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
-    return [id(p) in linear_weights for p in model.parameters()]
-
-
 def optimizer_parameters(optimizer: torch.optim.Optimizer) -> List[torch.Tensor]:
     """The tensors the optimizer updates (model.parameters(), or FlatAdamW's buffer)."""
     return [p for group in optimizer.param_groups for p in group["params"]]
@@ -1980,9 +1889,7 @@ def make_optimizer(model: nn.Module, tc: TrainConfig, device: torch.device) -> t
         kwargs["fused"] = True
     if tc.cuda_graphs:
         kwargs.update(capturable=True, lr=torch.tensor(tc.learning_rate, device=device))
-    if tc.flat_optimizer:
-        return FlatAdamW(model.parameters(), front=linear_weight_flags(model) if tc.flat_weights else (), **kwargs)
-    return torch.optim.AdamW(model.parameters(), **kwargs)
+    return (FlatAdamW if tc.flat_optimizer else torch.optim.AdamW)(model.parameters(), **kwargs)
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -2065,14 +1972,6 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
                          "the kernels concurrently, untested); launch with torchrun (DDP) or use --parallel none")
     if tc.compile and mode == "dp":
         raise UsageError("--compile: not with DataParallel; launch with torchrun (DDP) or use --parallel none")
-    if tc.flat_weights and not tc.flat_optimizer:
-        raise UsageError("--flat-weights: runs the model on --flat-optimizer's buffer; add --flat-optimizer")
-    if tc.flat_weights and tc.chunk_size:
-        raise UsageError("--flat-weights: not with --chunk-size (each chunk would cast the biases again and sum their "
-                         "gradients in another precision than without the flag); leave one of them out")
-    if tc.flat_weights and mode != "none":
-        raise UsageError("--flat-weights: one process on one device (DataParallel and DDP work on each parameter's "
-                         "own gradient); use --parallel none")
     if tc.flat_optimizer and mode == "dp":
         raise UsageError("--flat-optimizer: not with DataParallel (its replicas copy the parameters every step); "
                          "launch with torchrun (DDP) or use --parallel none")
@@ -2952,7 +2851,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[par.local_rank] if device.type == "cuda" else None)
     n_devices = par.world_size if par.mode == "ddp" else (n_gpu if par.mode == "dp" else 1)
-    objective = make_objective(train_model, cfg, tc, amp_dtype, device, optimizer)
+    objective = make_objective(train_model, cfg, tc, amp_dtype, device)
     graph_step: Optional[CudaGraphStep] = None
 
     precision = compute_precision(amp_dtype, device)
@@ -3321,16 +3220,16 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, flatw, ckpt, chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  flat_weights=False, triton_kernels=False)
+                  triton_kernels=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
-                "flat": "flat_optimizer", "flatw": "flat_weights", "triton": "triton_kernels"}
+                "flat": "flat_optimizer", "triton": "triton_kernels"}
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue
@@ -3370,7 +3269,7 @@ def benchmark_step(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     torch.manual_seed(tc.seed)
     model = TinyOpenFold(cfg).to(device).configure(**tc.model_paths())
     optimizer = make_optimizer(model, tc, device)
-    objective = make_objective(model, cfg, tc, amp_dtype, device, optimizer)
+    objective = make_objective(model, cfg, tc, amp_dtype, device)
     batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
     step = (CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs
             else functools.partial(train_step, objective, model, optimizer, scaler, tc.grad_clip))
@@ -3709,10 +3608,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--flat-optimizer", action="store_true",
                    help="the same AdamW and clipping over one flat buffer that holds every parameter, so the update "
                         "is a few large kernels instead of a launch per few dozen of the model's hundreds of tensors")
-    g.add_argument("--flat-weights", action="store_true",
-                   help="with --flat-optimizer: the forward runs on views of its flat buffer, so all nn.Linear "
-                        "weights are cast to the autocast dtype in one kernel (not one each) and backward writes "
-                        "the buffer's gradient directly (same function; one process, one device)")
     g.add_argument("--triton-kernels", action="store_true",
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
@@ -3808,8 +3703,8 @@ def configs_from_args(args) -> tuple:
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
-        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, flat_weights=args.flat_weights,
-        triton_kernels=args.triton_kernels, peer_ping=args.peer_ping)
+        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, triton_kernels=args.triton_kernels,
+        peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
     if args.no_data_parallel and args.parallel in ("dp", "ddp"):

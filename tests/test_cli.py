@@ -86,7 +86,6 @@ BAD_INPUT_CASES = [
     ("triton-kernels-on-cpu", ["--triton-kernels"], "--triton-kernels"),
     ("cuda-graphs-with-grad-accum", ["--cuda-graphs", "--grad-accum-steps", "2"], "--cuda-graphs"),
     ("peer-ping-without-cuda-graphs", ["--peer-ping"], "--peer-ping"),
-    ("flat-weights-without-flat-optimizer", ["--flat-weights"], "--flat-weights"),
     ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
     ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),
     ("benchmark-presets-empty", ["--benchmark", "--benchmark-presets", ","], "--benchmark-presets"),

@@ -465,7 +465,7 @@ def _step_setup(device, paths, cfg, amp=False):
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))  # leave AF2's zero-initialised layers: all of them learn
     optimizer = tof.make_optimizer(model, tc, torch.device(device))
-    objective = tof.make_objective(model, cfg, tc, amp_dtype, torch.device(device), optimizer)
+    objective = tof.make_objective(model, cfg, tc, amp_dtype, torch.device(device))
     ds = tof.SyntheticProteinDataset(6, cfg.max_seq_len, cfg.n_seqs, seed=3, min_seq_len=cfg.max_seq_len - 3)
     batches = [{k: v.to(device) for k, v in tof.collate_proteins([ds[2 * i], ds[2 * i + 1]],
                                                                  pad_to=cfg.max_seq_len).items()}
@@ -509,8 +509,6 @@ def test_compile_on_cpu_trains_like_eager(scope, paths):
                                    dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True),
                                    dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True,
                                         flat_optimizer=True),
-                                   dict(attention="flex", fuse_projections=True, compile=True, cuda_graphs=True,
-                                        flat_optimizer=True, flat_weights=True),
                                    dict(attention="flex", compile=True, chunk_size=8),
                                    dict(attention="flex", compile=True, checkpoint_blocks=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
@@ -523,8 +521,7 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
     and 8 run FlexAttention too; the tiny preset's 8-wide heads would take SDPA."""
     cfg = tof.config_from_preset("tiny", **({"n_heads_msa": 2} if paths.get("attention") == "flex" else {}))
     torch.backends.cuda.matmul.allow_tf32 = False
-    # keeps cuda_graphs' optimizer (capturable) for the eager run; --flat-weights is compared with the plain flat path
-    eager_paths = dict(paths, compile=False, flat_weights=False)
+    eager_paths = dict(paths, compile=False)  # keeps cuda_graphs' optimizer (capturable) for the eager run
     results = []
     for p in (eager_paths, paths):
         tc, model, optimizer, objective, batches = _step_setup("cuda", p, cfg)
@@ -536,10 +533,8 @@ def test_gpu_compiled_and_graphed_steps_train_like_eager(paths):
                 losses.append(step(batch).item())
             else:
                 losses.append(tof.train_step(objective, model, optimizer, None, tc.grad_clip, batch).item())
-            if grads is None:  # FlatAdamW: from its buffer (under --flat-weights the parameters have none)
-                flat = isinstance(optimizer, tof.FlatAdamW)
-                grads = ([optimizer.flat.grad[w].view_as(q).clone() for q, w in zip(optimizer.views, optimizer.slices)]
-                         if flat else [q.grad.detach().clone() for q in model.parameters()])
+            if grads is None:
+                grads = [q.grad.detach().clone() for q in model.parameters()]
         results.append((losses, grads))
     (eager_losses, eager_grads), (losses, grads) = results
     assert losses == pytest.approx(eager_losses, rel=1e-4)
@@ -790,12 +785,10 @@ def test_flat_optimizer_is_refused_with_data_parallel():
     tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True), torch.device("cpu"), "ddp", None)
 
 
-@pytest.mark.parametrize("flat_weights", [False, True], ids=["flat", "flat+flat_weights"])
-def test_flat_optimizer_trains_like_the_reference_and_resumes_on_it(tmp_path, monkeypatch, flat_weights):
-    """train() end to end: 6 steps of --compile --flat-optimizer (and --flat-weights,
-    whose forward runs on the buffer's views inside the compiled graph) have the
-    losses of 6 reference steps, and the checkpoint the flat run wrote at step 3
-    resumes on the reference optimizer into the reference run's last 3 steps."""
+def test_flat_optimizer_trains_like_the_reference_and_resumes_on_it(tmp_path, monkeypatch):
+    """train() end to end: 6 steps of --compile --flat-optimizer have the losses of 6
+    reference steps, and the checkpoint the flat run wrote at step 3 resumes on the
+    reference optimizer into the reference run's last 3 steps."""
     cfg = tof.TinyOpenFoldConfig(msa_dim=8, pair_dim=8, n_heads_msa=2, n_heads_pair=2, msa_intermediate_dim=16,
                                  pair_intermediate_dim=16, outer_product_dim=4, n_evoformer_blocks=1,
                                  max_seq_len=10, n_seqs=3)
@@ -815,8 +808,7 @@ def test_flat_optimizer_trains_like_the_reference_and_resumes_on_it(tmp_path, mo
 
     ref = run_train("reference")
     monkeypatch.setattr(tof, "save_checkpoint", keep_step_3)
-    flat = run_train("flat", attention="sdpa", compile=True, flat_optimizer=True, flat_weights=flat_weights,
-                     save_every=3)
+    flat = run_train("flat", attention="sdpa", compile=True, flat_optimizer=True, save_every=3)
     monkeypatch.undo()
     assert flat["loss_history"] == pytest.approx(ref["loss_history"], rel=1e-4)
     resumed = run_train("resumed", resume=str(tmp_path / "step3.pt"))
@@ -849,10 +841,9 @@ def test_benchmark_path_parts_set_the_run_fields():
     fields = tof.parse_benchmark_path("sdpa+fused+compile-block+graphs")
     assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
                           checkpoint_blocks=False, chunk_size=None, fuse_projections=True, flat_optimizer=False,
-                          flat_weights=False, triton_kernels=False)
+                          triton_kernels=False)
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
     assert tof.parse_benchmark_path("sdpa+graphs+flat")["flat_optimizer"] is True
-    assert tof.parse_benchmark_path("sdpa+flat+flatw")["flat_weights"] is True
     assert tof.parse_benchmark_path("flex+fused+compile")["attention"] == "flex"
     with pytest.raises(tof.UsageError, match="--benchmark-paths"):
         tof.parse_benchmark_path("sdpa+compile-model")
@@ -919,114 +910,3 @@ def test_gpu_peer_ping_runs_a_product_in_another_process(monkeypatch, capsys):
     assert total == "512.0"  # ones(8, 8) @ ones(8, 8) sums to 8 * 8 * 8
     own = getattr(torch.cuda.get_device_properties(torch.cuda.current_device()), "uuid", "")
     assert uuid == ([str(own)] if str(own) else [])  # the helper ran on this process's GPU
-
-
-# --------------------------------------------------------------------------
-# --flat-weights: the forward on views of FlatAdamW's buffer.
-# --------------------------------------------------------------------------
-
-def _flat_weights(model):
-    optimizer = tof.FlatAdamW(model.parameters(), front=tof.linear_weight_flags(model), lr=1e-2)
-    return optimizer, tof.FlatWeights(model, optimizer)
-
-
-def test_flat_weights_puts_the_linear_weights_first_and_keeps_the_optimizer_state_layout():
-    model = randomised()
-    optimizer, _ = _flat_weights(model)
-    linear = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Linear)}
-    assert 0 < len(linear) < len(optimizer.views)
-    for p, where in zip(optimizer.views, optimizer.slices):
-        assert (where.start < optimizer.boundary) == (id(p) in linear)
-        assert where.start % tof.FlatAdamW.ALIGN == 0 and p.storage_offset() == where.start
-    # the same AdamW steps as the buffer in model order, and the same per-parameter state
-    (w_ref, s_ref), (w_front, s_front) = (_adamw_steps(randomised(), flat=True, **kw)
-                                          for kw in ({}, {"front": tof.linear_weight_flags(randomised())}))
-    for a, b in zip(w_ref, w_front):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
-    for i, state in s_ref["state"].items():
-        for key, value in state.items():
-            torch.testing.assert_close(s_front["state"][i][key], value, rtol=1e-12, atol=1e-18)
-
-
-def test_flat_weights_computes_the_model_and_writes_the_buffer_gradient():
-    """float64: the model run on FlatWeights' views gives the model's outputs, and
-    backward leaves in flat.grad exactly each parameter's gradient (zeros between)."""
-    model = randomised()
-    ref_out, ref_grads = run(model, ARGS)
-    optimizer, weights = _flat_weights(model)
-    out = torch.func.functional_call(model, weights(None), tuple(ARGS))
-    residue_mask = ARGS[3]
-    pair = (residue_mask[:, :, None] * residue_mask[:, None, :])[..., None]
-    real = {"distances": out["distances"] * pair, "pair": out["pair"] * pair,
-            "msa": out["msa"] * residue_mask[:, None, :, None]}
-    sum(t.sin().sum() for t in real.values()).backward()
-    for key in ref_out:
-        torch.testing.assert_close(real[key].detach(), ref_out[key], rtol=0, atol=0)
-    assert all(p.grad is None for p in model.parameters())  # the views got the gradient, not the parameters
-    covered = torch.zeros_like(optimizer.flat, dtype=torch.bool)
-    for (name, _), where in zip(model.named_parameters(), optimizer.slices):
-        torch.testing.assert_close(optimizer.flat.grad[where], ref_grads[name].reshape(-1), rtol=1e-12, atol=1e-15)
-        covered[where] = True
-    assert not optimizer.flat.grad[~covered].any()
-    optimizer.gather_gradients()  # leaves the gradient backward wrote
-    torch.testing.assert_close(optimizer.flat.grad[optimizer.slices[0]], ref_grads[next(iter(ref_grads))].reshape(-1))
-    optimizer.zero_grad()
-    with pytest.raises(RuntimeError, match="--flat-weights: backward gave the flat buffer no gradient"):
-        optimizer.gather_gradients()
-
-
-class _CastCounter(torch.utils._python_dispatch.TorchDispatchMode):
-    """Counts the float32 -> bfloat16 casts that run under it."""
-
-    def __init__(self):
-        super().__init__()
-        self.casts = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if func is torch.ops.aten._to_copy.default and args[0].dtype == torch.float32 and out.dtype == torch.bfloat16:
-            self.casts += 1
-        return out
-
-
-def test_flat_weights_casts_the_linear_weights_once_under_bf16_autocast():
-    """bf16 autocast on the CPU, float32 weights: the step's loss and gradients are
-    those of the plain flat optimizer, bit for bit, with one cast for all nn.Linear
-    weights instead of one each."""
-    cfg = dataclasses.replace(CFG, n_evoformer_blocks=1)
-    batch = tof.benchmark_batch(cfg, 2, torch.device("cpu"), 0)
-    results = {}
-    for flat_weights in (False, True):
-        model = randomised(cfg, dtype=torch.float32)
-        tc = tof.TrainConfig(flat_optimizer=True, flat_weights=flat_weights, use_amp=True)
-        optimizer = tof.make_optimizer(model, tc, torch.device("cpu"))
-        objective = tof.make_objective(model, cfg, tc, torch.bfloat16, torch.device("cpu"), optimizer)
-        with _CastCounter() as counter:
-            loss = objective(batch)
-        loss.backward()
-        optimizer.gather_gradients()
-        grads = {name: optimizer.flat.grad[where].clone()
-                 for (name, _), where in zip(model.named_parameters(), optimizer.slices)}
-        results[flat_weights] = loss.detach(), grads, counter.casts
-    n_linear = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
-    (loss_ref, grads_ref, casts_ref), (loss_flat, grads_flat, casts_flat) = results[False], results[True]
-    assert torch.equal(loss_flat, loss_ref)
-    for name, grad in grads_ref.items():
-        assert torch.equal(grads_flat[name], grad), name
-    assert casts_flat <= casts_ref - (n_linear - 1), (casts_ref, casts_flat, n_linear)
-
-
-def test_flat_weights_needs_the_flat_optimizer_and_one_process():
-    with pytest.raises(tof.UsageError, match="--flat-weights: runs the model on --flat-optimizer"):
-        tof.check_fast_paths(tof.TrainConfig(flat_weights=True), torch.device("cpu"), "none", None)
-    with pytest.raises(tof.UsageError, match="--flat-weights: not with --chunk-size"):
-        tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True, flat_weights=True, chunk_size=4),
-                             torch.device("cpu"), "none", None)
-    for mode in ("dp", "ddp"):
-        with pytest.raises(tof.UsageError, match="--flat-weights: one process"):
-            tof.check_fast_paths(tof.TrainConfig(flat_optimizer=True, flat_weights=True), torch.device("cpu"), mode,
-                                 None)
-    with pytest.raises(ValueError, match="needs the FlatAdamW"):
-        model = randomised()
-        tof.make_objective(model, CFG, tof.TrainConfig(flat_weights=True), None, torch.device("cpu"),
-                           torch.optim.AdamW(model.parameters()))
