@@ -24,7 +24,9 @@ blaslt cuBLASLt preferred for every matrix product, nobf16red no bf16 reductions
 bf16 GEMMs (torch.backends.cuda.matmul), pbreduce and pbheads the pair-bias projections
 of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix products
 (PairBiasAsSums, PairBiasAsHeadSums),
-nopad the fused projections without their padding to a multiple of 8 outputs (unpadded_project), and
+nopad the fused projections without their padding to a multiple of 8 outputs (unpadded_project),
+mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
+(Alg. 7, 8) written out as the reference path's logits (math_attention), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -149,6 +151,25 @@ def flex_or_sdpa(flex, q, k, v, biases, key_mask):
     return flex(q, k, v, biases, key_mask) if biases else t.GatedAttention._fused(q, k, v, biases, key_mask)
 
 
+def math_attention(q, k, v, biases, key_mask):
+    """The reference path's attention (GatedAttention._attend's last branch): the
+    [*, R, H, Q, K] logits written out, softmax in float32, for Inductor to fuse."""
+    logits = t.at_least_fp32(torch.einsum("...hqc,...hkc->...hqk", q / q.shape[-1] ** 0.5, k))
+    for bias in biases:
+        logits = logits + t.at_least_fp32(bias)
+    logits = logits + t.mask_to_bias(key_mask.to(logits.dtype))[..., None, None, :]
+    return torch.einsum("...hqk,...hkc->...hqc", torch.softmax(logits, dim=-1).to(v.dtype), v)
+
+
+def flex_or_math(flex, triangle, q, k, v, biases, key_mask):
+    """OPTS "mattri" (triangle=True) / "matmsa" (False): math_attention for the triangle
+    attentions or for the MSA ones, FlexAttention for the rest. q [*, R, H, Q, c]: a
+    triangle attention has R = Q = N rows (the MSA row attention has R = S, the column
+    attention no bias), which holds at the presets (S != N)."""
+    is_triangle = bool(biases) and q.shape[-4] == q.shape[-2]
+    return (math_attention if is_triangle == triangle else flex)(q, k, v, biases, key_mask)
+
+
 def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
@@ -168,6 +189,10 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "alg8sdpa":  # the flex path's Alg. 8 (no bias) through SDPA, as before 2026-12-02g
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_sdpa, t.GatedAttention._flex))
+            continue
+        if o in ("mattri", "matmsa"):
+            t.GatedAttention._flex = staticmethod(functools.partial(flex_or_math, t.GatedAttention._flex,
+                                                                    o == "mattri"))
             continue
         if o == "blaslt":  # cuBLASLt for every matrix product (aten's default picks cuBLAS for most)
             torch.backends.cuda.preferred_blas_library("cublaslt")
