@@ -52,6 +52,20 @@ def test_help_lists_every_seed_flag(tmp_path):
     assert not r.stderr.strip()
 
 
+def test_readme_flag_table_matches_the_parser():
+    """The README's flag table (rows starting "| `--") names every option of the
+    parser but --help, and no option the parser does not have: a flag added or
+    removed in the script without its row fails here."""
+    table = set()
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("| `--"):
+            table.update(re.findall(r"--[a-z0-9][a-z0-9-]*", line.split("|")[1]))
+    options = {o for action in tof.build_parser()._actions for o in action.option_strings if o.startswith("--")}
+    assert table, "no flag table found in README.md"
+    assert sorted(options - table - {"--help"}) == [], "flags without a README row"
+    assert sorted(table - options) == [], "README rows for flags the script does not have"
+
+
 # -----------------------------------------------------------------------------
 # Bad input: exit status 2, exactly one non-empty stderr line naming the flag,
 # no traceback. The cases run concurrently (each is a fresh interpreter).
