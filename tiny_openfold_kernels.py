@@ -131,3 +131,68 @@ def gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: t
                           dtype=torch.float64 if p.dtype == torch.float64 else torch.float32)
     _backward_kernel[grid](da, db, p, bias, mask, dp, partial, **args)
     return partial
+
+
+# --- The outer-product mean (Suppl. Alg. 10, lines 3-4) -----------------------
+#
+#     o[i, j, c, d] = inv[i, j] sum_s a[s, i, c] b[s, j, d],   inv = 1 / (eps + count)
+#
+# As a matrix product this is A^T B with rows (i, c) and columns (j, d), so a GEMM
+# writes it as [i, c, j, d], and the einsum path then copies it into the
+# [i, j, (c d)] layout that linear_out reads, with the division and the cast. This
+# kernel stores the product's tiles straight into [i, j, c, d], scaled by inv on
+# the way: one pass over the output instead of a write, a read and a write. It
+# accumulates in float32 (float64 for float64 inputs) with tl.dot. A tile holds
+# whole channel axes: BLOCK_I residues x CP channels (C padded to a power of 2,
+# the padding masked), at least 64 rows; S, I and J may be any length.
+#
+# Only the forward is a kernel. Hand-written backward kernels (the gradient read
+# straight from [i, j, c, d]) took twice the compiled einsum's whole backward on an
+# H200 at every tile tried (results/h200_2026-12-04), so the backward stays the
+# einsum's: one scaled copy into [i, c, j, d] and two GEMMs.
+
+@triton.jit
+def _opm_forward_kernel(a_ptr, b_ptr, inv_ptr, o_ptr, S, I, J,
+                        C: tl.constexpr, D: tl.constexpr, CP: tl.constexpr, DP: tl.constexpr,
+                        BLOCK_I: tl.constexpr, BLOCK_J: tl.constexpr, BLOCK_S: tl.constexpr,
+                        PRECISION: tl.constexpr):
+    bt = tl.program_id(2).to(tl.int64)
+    m = tl.arange(0, BLOCK_I * CP)  # rows (i, c)
+    n = tl.arange(0, BLOCK_J * DP)  # columns (j, d)
+    i = tl.program_id(0) * BLOCK_I + m // CP
+    j = tl.program_id(1) * BLOCK_J + n // DP
+    c, d = m % CP, n % DP
+    rows, cols = i < I, j < J
+    if C != CP:  # channel masks only where a width is padded: a mask that varies along
+        rows = rows & (c < C)  # the contiguous axis keeps Triton from vector accesses
+    if D != DP:
+        cols = cols & (d < D)
+    ks = tl.arange(0, BLOCK_S)
+    acc = tl.zeros((BLOCK_I * CP, BLOCK_J * DP), dtype=tl.float64 if o_ptr.dtype.element_ty == tl.float64
+                   else tl.float32)
+    for s0 in range(0, S, BLOCK_S):
+        s = s0 + ks
+        a_t = tl.load(a_ptr + ((bt * S + s[None, :]) * I + i[:, None]) * C + c[:, None],
+                      mask=(s[None, :] < S) & rows[:, None], other=0)  # [(i, c), s]
+        b_t = tl.load(b_ptr + ((bt * S + s[:, None]) * J + j[None, :]) * D + d[None, :],
+                      mask=(s[:, None] < S) & cols[None, :], other=0)  # [s, (j, d)]
+        acc += tl.dot(a_t, b_t, input_precision=PRECISION, out_dtype=acc.dtype)
+    inside = rows[:, None] & cols[None, :]
+    inv = tl.load(inv_ptr + (bt * I + i[:, None]) * J + j[None, :], mask=inside, other=0)
+    out = ((bt * I + i[:, None]) * J + j[None, :]) * (C * D) + c[:, None] * D + d[None, :]
+    tl.store(o_ptr + out, (acc * inv).to(o_ptr.dtype.element_ty), mask=inside)
+
+
+def opm_forward(a: torch.Tensor, b: torch.Tensor, inv: torch.Tensor, o: torch.Tensor) -> None:
+    """o [L, I, J, C * D] from a [L, S, I, C], b [L, S, J, D], inv [L, I, J] (all contiguous).
+    Tiles of 64 x 64 (2 x 2 residues at C = D = 32) and 4 warps: the fastest of the
+    tiles tried on an H200 at both presets (results/h200_2026-12-04, call 2)."""
+    L, S, I, C = a.shape
+    J, D = b.shape[2], b.shape[3]
+    cp, dp = triton.next_power_of_2(C), triton.next_power_of_2(D)
+    bi, bj = max(1, 64 // cp), max(1, 64 // dp)
+    grid = (triton.cdiv(I, bi), triton.cdiv(J, bj), L)
+    _opm_forward_kernel[grid](a, b, inv, o, S, I, J, C=C, D=D, CP=cp, DP=dp, BLOCK_I=bi, BLOCK_J=bj,
+                              BLOCK_S=min(max(triton.next_power_of_2(S), 16), 64),
+                              PRECISION="ieee" if a.dtype in (torch.float32, torch.float64) else "tf32",
+                              num_warps=4)

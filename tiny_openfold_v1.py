@@ -633,6 +633,7 @@ class OuterProductMean(nn.Module):
 
     chunk_size: Optional[int] = None  # residues i per chunk of the [*, i, j, c, c] outer products
     fuse_projections = False  # a and b as one GEMM (see project())
+    triton_kernels = False  # lines 3-4 (product, division) as a hand-written forward kernel, on a GPU
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -654,6 +655,13 @@ class OuterProductMean(nn.Module):
 
     def _mean(self, a, mask_i, b, mask_j) -> torch.Tensor:
         """Rows i of a, mask_i against all residues j of b, mask_j -> [*, i, j, c_z]."""
+        if self.triton_kernels and (a.device.type != "cpu" or TRITON_ON_CPU):
+            # the same count as below; autocast's dtype for a and b, as the einsum would take
+            count = at_least_fp32(torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(a.dtype)),
+                                               at_least_fp32(mask_j.to(a.dtype))))
+            dtype = torch.get_autocast_dtype(a.device.type) if torch.is_autocast_enabled(a.device.type) else a.dtype
+            mean = torch.ops.tinyopenfold.outer_product_mean(a.to(dtype), b.to(dtype), 1 / (self.eps + count))
+            return self.linear_out(mean)  # [*, i, j, c_z]
         outer = torch.einsum("...sic,...sjd->...ijcd", a, b)  # [*, N_res, N_res, c, c]
         # The division is kept in float32: the count can be ~1e3 and the sum large.
         count = torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(outer.dtype)),
@@ -815,6 +823,67 @@ def _register_triangle_gating() -> None:
 
 
 _register_triangle_gating()
+
+
+# Alg. 10 lines 3-4, the outer-product mean o_ij = sum_s a_si (x) b_sj / (eps + count_ij):
+# a matrix product with rows (i, c) and columns (j, d), which a GEMM writes as
+# [i, c, j, d]; the einsum path then copies it into the [i, j, (c d)] layout of
+# linear_out's input, with the division and the cast. The forward kernel stores the
+# product's tiles straight into that layout, scaled by 1 / (eps + count) on the way
+# (tiny_openfold_kernels.opm_forward). The backward is the einsum path's own: the
+# gradient scaled and contracted with b and a (hand-written backward kernels lost
+# to it on an H200; see the kernels file).
+
+def _opm_shapes(a: torch.Tensor, b: torch.Tensor, inv: torch.Tensor) -> tuple:
+    """(L, S, I, C, J, D) for a [*, S, I, C], b [*, S, J, D] and inv [*, I, J]."""
+    *lead, S, I, C = a.shape
+    J, D = b.shape[-2:]
+    torch._check(tuple(b.shape[:-2]) == (*lead, S) and tuple(inv.shape) == (*lead, I, J),
+                 lambda: f"outer_product_mean: a {tuple(a.shape)}, b {tuple(b.shape)}, inv {tuple(inv.shape)}")
+    return math.prod(lead), S, I, C, J, D
+
+
+def _outer_product_mean(a: torch.Tensor, b: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+    """[*, I, J, C * D] in a's dtype from a [*, S, I, C], b [*, S, J, D] (same dtype)
+    and inv [*, I, J] = 1 / (eps + count) (float32, or float64 for float64 a)."""
+    import tiny_openfold_kernels
+    L, S, I, C, J, D = _opm_shapes(a, b, inv)
+    o = a.new_empty(*a.shape[:-3], I, J, C * D)
+    with torch.cuda.device(a.device) if a.is_cuda else contextlib.nullcontext():
+        tiny_openfold_kernels.opm_forward(a.reshape(L, S, I, C).contiguous(), b.reshape(L, S, J, D).contiguous(),
+                                          inv.reshape(L, I, J).contiguous(), o)
+    return o
+
+
+def _outer_product_mean_fake(a, b, inv):
+    _, _, I, C, J, D = _opm_shapes(a, b, inv)
+    return a.new_empty(*a.shape[:-3], I, J, C * D)
+
+
+def _outer_product_mean_setup(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+
+
+def _outer_product_mean_grad(ctx, g):
+    """As autograd differentiates the einsum path: the gradient times 1 / (eps + count)
+    in inv's precision, cast back, then one contraction for each input."""
+    a, b, inv = ctx.saved_tensors
+    g = (g.unflatten(-1, (a.shape[-1], b.shape[-1])).to(inv.dtype) * inv[..., None, None]).to(a.dtype)
+    da = torch.einsum("...ijcd,...sjd->...sic", g, b)  # [*, S, I, C]
+    db = torch.einsum("...ijcd,...sic->...sjd", g, a)  # [*, S, J, D]
+    return da, db, None
+
+
+def _register_outer_product_mean() -> None:
+    """torch.ops.tinyopenfold.outer_product_mean, once per process."""
+    if hasattr(torch.ops.tinyopenfold, "outer_product_mean"):
+        return
+    op = torch.library.custom_op("tinyopenfold::outer_product_mean", _outer_product_mean, mutates_args=())
+    op.register_fake(_outer_product_mean_fake)
+    op.register_autograd(_outer_product_mean_grad, setup_context=_outer_product_mean_setup)
+
+
+_register_outer_product_mean()
 
 
 class TriangleMultiplicationOutgoing(nn.Module):
@@ -1090,7 +1159,8 @@ class TinyOpenFold(nn.Module):
         attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
         as one matrix product each (see project(), project_channels_first()).
         triton_kernels: hand-written Triton kernels where there is one: the gated
-        projections of the triangle multiplications (triangle_gating)."""
+        projections of the triangle multiplications (triangle_gating) and the
+        outer-product mean's product and division (outer_product_mean, forward)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
@@ -1109,7 +1179,7 @@ class TinyOpenFold(nn.Module):
                 module.attention = attention
             if isinstance(module, (GatedAttention, OuterProductMean, TriangleMultiplicationOutgoing)):
                 module.fuse_projections = bool(fuse_projections)
-            if isinstance(module, TriangleMultiplicationOutgoing):
+            if isinstance(module, (TriangleMultiplicationOutgoing, OuterProductMean)):
                 module.triton_kernels = bool(triton_kernels)
         return self
 
@@ -1712,7 +1782,7 @@ class TrainConfig:
     compile_scope: str = "step"  # "step": forward + loss as one graph; "block": one graph shared by the blocks
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
-    triton_kernels: bool = False  # hand-written Triton kernels (the triangle multiplications' gating)
+    triton_kernels: bool = False  # hand-written Triton kernels (triangle multiplications' gating, OPM forward)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
 
     def model_paths(self) -> dict:
@@ -3611,7 +3681,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--triton-kernels", action="store_true",
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
-                        "product once and also sums the bias gradient")
+                        "product once and also sums the bias gradient; the outer-product mean's product and "
+                        "division (Alg. 10 lines 3-4) as one forward kernel that writes linear_out's layout")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "

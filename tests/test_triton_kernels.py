@@ -117,6 +117,48 @@ def test_gating_operator_passes_torch_opcheck(kernels):
     torch.library.opcheck(torch.ops.tinyopenfold.triangle_gating.default, (p, bias, mask))
 
 
+def opm_case(lead, s, i, j, c, d, dtype=torch.float64, device="cpu", seed=0):
+    """a [*, S, I, C], b [*, S, J, D] with masked entries zero, inv [*, I, J] as Alg. 10 makes
+    it (1 / (eps + count), count from the MSA mask), and a gradient for the output."""
+    g = torch.Generator().manual_seed(seed)
+    mask = (torch.rand(*lead, s, max(i, j), generator=g) > 0.2).double()
+    a = torch.randn(*lead, s, i, c, generator=g, dtype=torch.float64) * mask[..., :i, None]
+    b = torch.randn(*lead, s, j, d, generator=g, dtype=torch.float64) * mask[..., :j, None]
+    inv = 1 / (1e-3 + torch.einsum("...si,...sj->...ij", mask[..., :i], mask[..., :j]))
+    grad = torch.randn(*lead, i, j, c * d, generator=g, dtype=torch.float64)
+    to = lambda t, dt: t.to(device, dt)  # noqa: E731
+    inv_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    return (to(a, dtype).requires_grad_(), to(b, dtype).requires_grad_(), to(inv, inv_dtype), to(grad, dtype))
+
+
+def compare_opm(a, b, inv, grad, tol):
+    """The kernel's mean and the operator's gradients of a and b against the einsum of Alg. 10 lines 3-4."""
+    out = torch.ops.tinyopenfold.outer_product_mean(a, b, inv)
+    ref = (torch.einsum("...sic,...sjd->...ijcd", a.double(), b.double()) * inv.double()[..., None, None]).flatten(-2)
+    got = torch.autograd.grad((out.double() * grad.double()).sum(), (a, b))
+    want = torch.autograd.grad((ref * grad.double()).sum(), (a, b))
+    for name, x, y in (("mean", out, ref), ("da", got[0], want[0]), ("db", got[1], want[1])):
+        assert x.shape == y.shape, name
+        err = (x.double() - y.double()).abs().max().item()
+        assert err <= tol * max(y.double().abs().max().item(), 1e-30), f"{name}: max error {err:.3g}"
+    assert out.dtype == a.dtype and out.is_contiguous()
+
+
+@on_cpu
+@pytest.mark.parametrize("lead, s, i, j, c, d", [((2,), 5, 7, 6, 8, 8), ((), 70, 9, 3, 5, 3), ((2, 1), 17, 3, 11, 16, 4)],
+                         ids=["one-tile", "odd-widths-two-row-steps", "two-lead-dims"])
+def test_opm_operator_matches_the_einsum(kernels, lead, s, i, j, c, d):
+    """float64: widths that are not powers of 2 (padded and masked inside a tile), I and J
+    that no tile divides, S = 70 over two steps of the sum, and one or two leading axes."""
+    compare_opm(*opm_case(lead, s, i, j, c, d), tol=1e-12)
+
+
+@on_cpu
+def test_opm_operator_passes_torch_opcheck(kernels):
+    a, b, inv, _ = opm_case((2,), 5, 7, 6, 5, 5)
+    torch.library.opcheck(torch.ops.tinyopenfold.outer_product_mean.default, (a, b, inv))
+
+
 @on_cpu
 @pytest.mark.parametrize("paths", [dict(triton_kernels=True),
                                    dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
@@ -125,13 +167,19 @@ def test_gating_operator_passes_torch_opcheck(kernels):
 def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths):
     """The whole model in float64: outputs and every parameter's gradient, with
     padding and a masked MSA entry (test_fast_paths' inputs); the kernels ran, once
-    each way per triangle multiplication (2 per block)."""
-    calls = {"forward": 0, "backward": 0}
-    monkeypatch.setattr(kernels, "gating_forward", counted(calls, "forward", kernels.gating_forward))
-    monkeypatch.setattr(kernels, "gating_backward", counted(calls, "backward", kernels.gating_backward))
+    each way per triangle multiplication (2 per block), and forward per outer-product
+    mean (1 per block, or one per chunk of rows)."""
+    calls = {"forward": 0, "backward": 0, "opm_forward": 0}
+    for name in ("forward", "backward"):
+        monkeypatch.setattr(kernels, f"gating_{name}", counted(calls, name, getattr(kernels, f"gating_{name}")))
+    monkeypatch.setattr(kernels, "opm_forward", counted(calls, "opm_forward", kernels.opm_forward))
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
     recomputed = 2 if paths.get("checkpoint_blocks") else 1  # block checkpointing runs the forward again
-    assert calls == {"forward": 2 * CFG.n_evoformer_blocks * recomputed, "backward": 2 * CFG.n_evoformer_blocks}
+    chunks = -(-ARGS[0].shape[-1] // paths["chunk_size"]) if paths.get("chunk_size") else 1  # OPM rows i per chunk
+    opm_runs = recomputed + (chunks > 1)  # each chunk is checkpointed too (chunked()): once more in backward
+    blocks = CFG.n_evoformer_blocks
+    assert calls == {"forward": 2 * blocks * recomputed, "backward": 2 * blocks,
+                     "opm_forward": blocks * chunks * opm_runs}
 
 
 @on_cpu
@@ -186,6 +234,14 @@ def test_triton_is_a_benchmark_path_part():
 def test_gpu_gating_kernels_match_pytorch(dtype, tol, c, batch, n):
     """The compiled kernels (16-byte accesses where N^2 allows, masked tails where not) against PyTorch."""
     compare_gating(*gating_case(c, batch, n, dtype=dtype, device="cuda"), tol=tol)
+
+
+@gpu
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("lead, s, i, j, c, d", [((4,), 16, 64, 64, 32, 32), ((3,), 37, 19, 21, 5, 7)],
+                         ids=["small-preset", "odd"])
+def test_gpu_opm_operator_matches_the_einsum(dtype, tol, lead, s, i, j, c, d):
+    compare_opm(*opm_case(lead, s, i, j, c, d, dtype=dtype, device="cuda"), tol=tol)
 
 
 @gpu

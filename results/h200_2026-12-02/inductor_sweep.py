@@ -26,7 +26,8 @@ of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix produ
 (PairBiasAsSums, PairBiasAsHeadSums),
 nopad the fused projections without their padding to a multiple of 8 outputs (unpadded_project),
 mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
-(Alg. 7, 8) written out as the reference path's logits (math_attention), and
+(Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
+without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -193,6 +194,9 @@ def worker(outdir, deadline, n_total, name, spec):
         if o in ("mattri", "matmsa"):
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_math, t.GatedAttention._flex,
                                                                     o == "mattri"))
+            continue
+        if o == "noopm":  # configure() may set the flag; this property ignores it
+            t.OuterProductMean.triton_kernels = property(lambda self: False, lambda self, value: None)
             continue
         if o == "blaslt":  # cuBLASLt for every matrix product (aten's default picks cuBLAS for most)
             torch.backends.cuda.preferred_blas_library("cublaslt")
