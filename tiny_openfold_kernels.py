@@ -6,6 +6,9 @@ CUDA and ROCm GPUs; with TRITON_INTERPRET=1 set before Triton is imported,
 Triton's interpreter runs them on the CPU (how tests/test_triton_kernels.py
 checks them against the PyTorch code in float64).
 
+Two operations have kernels: the triangle multiplications' gated projections
+(below) and the outer-product mean's forward (at the end of the file).
+
 The triangle multiplications' gated projections (Suppl. Alg. 11/12, line 2):
 
     a = sigmoid(z W_ag^T + b_ag) * (z W_ap^T + b_ap) * mask,   b likewise.
@@ -147,9 +150,9 @@ def gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: t
 # the padding masked), at least 64 rows; S, I and J may be any length.
 #
 # Only the forward is a kernel. Hand-written backward kernels (the gradient read
-# straight from [i, j, c, d]) took twice the compiled einsum's whole backward on an
-# H200 at every tile tried (results/h200_2026-12-04), so the backward stays the
-# einsum's: one scaled copy into [i, c, j, d] and two GEMMs.
+# straight from [i, j, c, d]) took about three times the compiled einsum's whole
+# backward on an H200 at the best tiles tried (results/h200_2026-12-04), so the
+# backward stays the einsum's: one scaled copy into [i, c, j, d] and two GEMMs.
 
 @triton.jit
 def _opm_forward_kernel(a_ptr, b_ptr, inv_ptr, o_ptr, S, I, J,
