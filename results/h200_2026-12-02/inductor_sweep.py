@@ -28,6 +28,7 @@ nopad the fused projections without their padding to a multiple of 8 outputs (un
 mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), and
+fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -171,6 +172,17 @@ def flex_or_math(flex, triangle, q, k, v, biases, key_mask):
     return (math_attention if is_triangle == triangle else flex)(q, k, v, biases, key_mask)
 
 
+# Forward options of FlexAttention for short rows. torch 2.11's default for bf16 at head
+# width 64 on sm90 is 128 x 128 tiles, 4 warps (the script sets 2 stages), one program per
+# (row, head) at N = 128: a 128 x 128 float32 score tile in 128 threads' registers.
+FLEX_FORWARD_TILES = {
+    "fwd64": {"fwd_BLOCK_M": 64, "fwd_BLOCK_N": 64},
+    "fwdm64": {"fwd_BLOCK_M": 64},
+    "fwdw8": {"fwd_num_warps": 8},
+    "fwdtma": {"fwd_USE_TMA": True},
+}
+
+
 def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
@@ -187,6 +199,9 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "stages2":  # FlexAttention's options as before 2026-12-02g: FLEX_KERNEL_OPTIONS for every call
             t.flex_kernel_options = lambda q, n_keys: t.FLEX_KERNEL_OPTIONS if q.is_cuda else None
+            continue
+        if o in FLEX_FORWARD_TILES:  # FlexAttention's forward tiles for short rows (K <= 128 keys)
+            t.FLEX_SHORT_ROW_OPTIONS.update(FLEX_FORWARD_TILES[o])
             continue
         if o == "alg8sdpa":  # the flex path's Alg. 8 (no bias) through SDPA, as before 2026-12-02g
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_sdpa, t.GatedAttention._flex))
