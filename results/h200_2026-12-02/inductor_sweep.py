@@ -28,7 +28,8 @@ nopad the fused projections without their padding to a multiple of 8 outputs (un
 mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), and
-fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES), and
+fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
+ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -199,6 +200,11 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "stages2":  # FlexAttention's options as before 2026-12-02g: FLEX_KERNEL_OPTIONS for every call
             t.flex_kernel_options = lambda q, n_keys: t.FLEX_KERNEL_OPTIONS if q.is_cuda else None
+            continue
+        if o == "ws16k":  # 16 KiB cuBLAS and cuBLASLt workspaces (default 32 MiB on sm90): too small for
+            # split-K's partial sums, so no splitKreduce kernels (read when this process makes its handles)
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":16:1"
+            os.environ["CUBLASLT_WORKSPACE_SIZE"] = "16"
             continue
         if o in FLEX_FORWARD_TILES:  # FlexAttention's forward tiles for short rows (K <= 128 keys)
             t.FLEX_SHORT_ROW_OPTIONS.update(FLEX_FORWARD_TILES[o])
