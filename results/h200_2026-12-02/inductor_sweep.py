@@ -29,7 +29,8 @@ mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or th
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
-ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), and
+ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
+shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -215,6 +216,11 @@ def worker(outdir, deadline, n_total, name, spec):
         if o in ("mattri", "matmsa"):
             t.GatedAttention._flex = staticmethod(functools.partial(flex_or_math, t.GatedAttention._flex,
                                                                     o == "mattri"))
+            continue
+        if o.startswith("copies"):  # copiesN: FlexAttention reads N copies of each shared bias (1: none)
+            if not hasattr(t, "FLEX_BIAS_COPIES"):
+                sys.exit(f"{name}: option {o} needs results/h200_2026-12-04/flex_bias_copies.patch")
+            t.FLEX_BIAS_COPIES = int(o[len("copies"):])
             continue
         if o == "noopm":  # configure() may set the flag; this property ignores it
             t.OuterProductMean.triton_kernels = property(lambda self: False, lambda self, value: None)
