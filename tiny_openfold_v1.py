@@ -866,12 +866,17 @@ def _outer_product_mean_setup(ctx, inputs, output):
 
 def _outer_product_mean_grad(ctx, g):
     """As autograd differentiates the einsum path: the gradient times 1 / (eps + count)
-    in inv's precision, cast back, then one contraction for each input."""
+    in inv's precision, cast back, then one matrix product for each input. Both
+    products read the gradient as one [(i c), (j d)] matrix, one the transpose of the
+    other, so it is copied into that layout once (two einsums made two copies)."""
     a, b, inv = ctx.saved_tensors
-    g = (g.unflatten(-1, (a.shape[-1], b.shape[-1])).to(inv.dtype) * inv[..., None, None]).to(a.dtype)
-    da = torch.einsum("...ijcd,...sjd->...sic", g, b)  # [*, S, I, C]
-    db = torch.einsum("...ijcd,...sic->...sjd", g, a)  # [*, S, J, D]
-    return da, db, None
+    *lead, S, I, C = a.shape
+    J, D = b.shape[-2:]
+    g = (g.unflatten(-1, (C, D)).to(inv.dtype) * inv[..., None, None]).to(a.dtype)  # [*, I, J, C, D]
+    g = g.transpose(-3, -2).reshape(*lead, I * C, J * D)  # [*, (i c), (j d)]
+    da = b.reshape(*lead, S, J * D) @ g.transpose(-1, -2)  # [*, S, (i c)]
+    db = a.reshape(*lead, S, I * C) @ g  # [*, S, (j d)]
+    return da.view(a.shape), db.view(b.shape), None
 
 
 def _register_outer_product_mean() -> None:
