@@ -1,7 +1,7 @@
 #!/bin/bash
 # Prepared in the fourteenth session (2026-12-04) for the next device session, NOT yet run
 # (about 7 minutes). FlexAttention's forward tiles at short rows: the triangle attentions'
-# forward kernel takes 49.9 us a call at medium (16 a step; call 3), with torch 2.11's sm90
+# forward kernel takes 49.4 us a call at medium (16 a step; call 3), with torch 2.11's sm90
 # default for bf16 at head width 64 (128 x 128 tiles, 4 warps). A sweep of T against T with
 # 64 x 64 tiles (fwd64) at small and medium, and at medium 64-row tiles (fwdm64), 8 warps
 # (fwdw8) and TMA loads (fwdtma). Keep an option (in FLEX_SHORT_ROW_OPTIONS) only if it

@@ -3,8 +3,8 @@ variants timed against the einsum path, eager and compiled, at the small and med
 presets' shapes (fourteenth session, 2026-12-04).
 
 Call 16 (results/h200_2026-12-03d) measured opm_kernel.patch's kernels in the model:
-the backward kernels took 80 us (small) and 153 us (medium) a call, more than the
-einsum path's whole outer-product mean. This script searches their tiles, a split of
+the backward kernels took 80 us (small) and 153 us (medium) a call, about twice the
+compiled einsum path's whole outer-product mean for the pair of them. This script searches their tiles, a split of
 the summed residues over programs (float32 partials added by torch) and, for db, the
 gradient read in its own layout and transposed in registers (TRANS), each checked
 against the float64 einsum before it is timed. Call 1 timed with triton.testing.do_bench
