@@ -655,17 +655,16 @@ class OuterProductMean(nn.Module):
 
     def _mean(self, a, mask_i, b, mask_j) -> torch.Tensor:
         """Rows i of a, mask_i against all residues j of b, mask_j -> [*, i, j, c_z]."""
+        # The division is kept in float32: the count can be ~1e3 and the sum large.
+        count = torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(a.dtype)),
+                             at_least_fp32(mask_j.to(a.dtype)))  # [*, N_res, N_res]
         if self.triton_kernels and (a.device.type != "cpu" or TRITON_ON_CPU):
-            # the same count as below; autocast's dtype for a and b, as the einsum would take
-            count = at_least_fp32(torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(a.dtype)),
-                                               at_least_fp32(mask_j.to(a.dtype))))
+            # a and b in autocast's dtype, as the einsum below would take them
             dtype = torch.get_autocast_dtype(a.device.type) if torch.is_autocast_enabled(a.device.type) else a.dtype
-            mean = torch.ops.tinyopenfold.outer_product_mean(a.to(dtype), b.to(dtype), 1 / (self.eps + count))
+            inv = 1 / (self.eps + at_least_fp32(count))
+            mean = torch.ops.tinyopenfold.outer_product_mean(a.to(dtype), b.to(dtype), inv)
             return self.linear_out(mean)  # [*, i, j, c_z]
         outer = torch.einsum("...sic,...sjd->...ijcd", a, b)  # [*, N_res, N_res, c, c]
-        # The division is kept in float32: the count can be ~1e3 and the sum large.
-        count = torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(outer.dtype)),
-                             at_least_fp32(mask_j.to(outer.dtype)))
         mean = at_least_fp32(outer) / (self.eps + count)[..., None, None]
         mean = mean.to(a.dtype).flatten(-2)  # [*, N_res, N_res, c * c]
         return self.linear_out(mean)
