@@ -19,3 +19,11 @@ SWEEP_TOP=40 SWEEP_GRACE_S=60 timeout 420 python3 results/h200_2026-12-02/induct
 echo "sweep rc=$? at $(( $(date +%s) - T0 )) s" >> $D/summary.txt
 cd $D && cat sweep/*.log > sweep_logs.txt 2>/dev/null; tar czf $OUT/c7.tar.gz *.txt
 cat summary.txt; grep -v Warn sweep_table.txt | tail -8; grep -h "flex_attention" sweep_logs.txt | head -20
+# Added in the fifteenth session (2026-12-04): the LayerNorm-and-permute reduction kernel
+# triton_red_fused__to_copy_native_layer_norm_permute_view_38 took 40.3 us a call in one
+# medium process and 16.0 us in the others (calls 3, 6 and 8). Keep its source and the config
+# autotuning chose (the .best_config files beside it) to see why.
+for f in $(grep -rl "def triton_red_fused__to_copy_native_layer_norm_permute_view_38" /tmp/torchinductor_* --include=*.py 2>/dev/null | head -4); do
+  echo "== $f"; head -c 5000 "$f"; echo; for b in "${f%.py}".best_config $(dirname "$f")/*.best_config; do [ -f "$b" ] && { echo "-- $b"; cat "$b"; echo; }; done
+done > $D/ln38_kernel.txt 2>&1
+cd $D && tar czf $OUT/c7.tar.gz *.txt; wc -c ln38_kernel.txt
