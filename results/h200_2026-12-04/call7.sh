@@ -25,5 +25,5 @@ cat summary.txt; grep -v Warn sweep_table.txt | tail -8; grep -h "flex_attention
 # autotuning chose (the .best_config files beside it) to see why.
 for f in $(grep -rl "def triton_red_fused__to_copy_native_layer_norm_permute_view_38" /tmp/torchinductor_* --include=*.py 2>/dev/null | head -4); do
   echo "== $f"; head -c 5000 "$f"; echo; for b in "${f%.py}".best_config $(dirname "$f")/*.best_config; do [ -f "$b" ] && { echo "-- $b"; cat "$b"; echo; }; done
-done > $D/ln38_kernel.txt 2>&1
-cd $D && tar czf $OUT/c7.tar.gz *.txt; wc -c ln38_kernel.txt
+done > $D/ln38.txt 2>&1
+cd $D && tar czf $OUT/c7.tar.gz *.txt; wc -c ln38.txt
