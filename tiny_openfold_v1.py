@@ -1786,6 +1786,7 @@ class TrainConfig:
     compile_scope: str = "step"  # "step": forward + loss as one graph; "block": one graph shared by the blocks
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
+    cast_once: bool = False  # nn.Linear parameters cast to the autocast dtype once a step (CastOnce), not per use
     triton_kernels: bool = False  # hand-written Triton kernels (triangle multiplications' gating, OPM forward)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
 
@@ -1843,18 +1844,44 @@ class TrainingObjective(nn.Module):
         self.model, self.pair_input_dim = model, cfg.pair_input_dim
         self.amp_dtype, self.device_type = amp_dtype, device_type
 
-    def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: Dict[str, torch.Tensor], weights: Optional[Dict[str, torch.Tensor]] = None
+                ) -> torch.Tensor:
+        """weights (--cast-once): {name: tensor} used in place of those parameters."""
         pair_features = relative_position_features(batch["residue_index"], self.pair_input_dim)
+        inputs = (batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
         with torch.autocast(self.device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            out = self.model(batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
+            if weights is None:
+                out = self.model(*inputs)
+            else:
+                out = torch.func.functional_call(self.model, weights, inputs, strict=False)
         return distance_loss(out["distances"], batch["distances"], batch["residue_mask"])  # float32
 
 
-def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device) -> nn.Module:
+class CastOnceObjective(nn.Module):
+    """--cast-once: objective(batch, weights) with this step's cast weights, which are
+    split from their one cast copy here, outside the compiled objective (see CastOnce)."""
+
+    def __init__(self, objective: nn.Module, cast: "CastOnce"):
+        super().__init__()
+        self.objective, self.cast = objective, cast
+
+    def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.objective(batch, self.cast.weights())
+
+
+def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device,
+                   optimizer: Optional[torch.optim.Optimizer] = None) -> nn.Module:
     """Forward + loss; under --compile, compiled as a whole (--compile-scope step) or
     block by block (--compile-scope block). Fixed shapes either way: batches are
-    padded to --seq-len, so one graph serves every step and nothing recompiles."""
+    padded to --seq-len, so one graph serves every step and nothing recompiles.
+    --cast-once also needs the run's optimizer (a FlatAdamW with the nn.Linear
+    parameters in front)."""
     objective = TrainingObjective(model, cfg, amp_dtype, device.type)
+    if tc.cast_once:
+        if not isinstance(optimizer, FlatAdamW) or amp_dtype is None:
+            raise ValueError("--cast-once: make_objective needs --flat-optimizer's FlatAdamW and autocast")
+        cast = CastOnce(model, optimizer, amp_dtype)
+        return CastOnceObjective(torch.compile(objective, dynamic=False) if tc.compile else objective, cast)
     if tc.compile and tc.compile_scope == "block":
         # Regional compilation: every Evoformer block runs the same code, and dynamo
         # treats the parameters as graph inputs, so all blocks share ONE compiled graph
@@ -1886,29 +1913,47 @@ class FlatAdamW(torch.optim.AdamW):
     state_dict() and load_state_dict() speak the per-parameter layout of
     torch.optim.AdamW(model.parameters()), so checkpoints move between paths.
     Build it after the model is on its device: .to() would replace the views.
+
+    front (--cast-once): one flag per parameter; the flagged ones go first in the
+    buffer, each on a FRONT_ALIGN boundary, and end at self.boundary. Where a
+    parameter sits in the buffer is this class's business only.
     """
 
     ALIGN = 64  # elements: 256 bytes of float32
+    FRONT_ALIGN = 8  # elements: 16 bytes of bf16, the alignment Inductor assumes of its inputs
 
-    def __init__(self, params, **kwargs):
+    def __init__(self, params, front: Sequence[bool] = (), **kwargs):
         self.views = list(params)
-        sizes = [p.numel() for p in self.views]
-        starts = np.cumsum([0] + [-(-n // self.ALIGN) * self.ALIGN for n in sizes]).tolist()
-        flat = self.views[0].new_zeros(starts[-1])
-        self.slices = [slice(start, start + n) for start, n in zip(starts, sizes)]
+        front = list(front) or [False] * len(self.views)
+        self.order = [i for i, f in enumerate(front) if f] + [i for i, f in enumerate(front) if not f]
+        starts, end = {}, 0
+        for i in self.order:
+            align = self.FRONT_ALIGN if front[i] else self.ALIGN
+            starts[i] = -(-end // align) * align
+            end = starts[i] + self.views[i].numel()
+        total = -(-end // self.ALIGN) * self.ALIGN
+        flat = self.views[0].new_zeros(total)
+        self.slices = [slice(starts[i], starts[i] + p.numel()) for i, p in enumerate(self.views)]
+        self.boundary = next((starts[i] for i in self.order if not front[i]), total)
         with torch.no_grad():
             for p, where in zip(self.views, self.slices):
                 flat[where].copy_(p.reshape(-1))
                 p.data = flat[where].view_as(p)  # the module keeps its Parameter; its storage is now flat's
-        # zeros for the gaps between parameters, so one torch.cat fills the whole gradient
-        self.gaps = [flat.new_zeros(nxt - where.stop) for where, nxt in zip(self.slices, starts[1:])]
+        # zeros for the gap after each parameter (in buffer order), so one torch.cat fills the whole gradient
+        ends = [starts[i] for i in self.order[1:]] + [total]
+        self.gaps = [flat.new_zeros(nxt - self.slices[i].stop) for i, nxt in zip(self.order, ends)]
         self.flat = nn.Parameter(flat)
+        self.cast_once: Optional["CastOnce"] = None  # set by CastOnce: it holds the front's gradient
         super().__init__([self.flat], **kwargs)
 
     def gather_gradients(self) -> None:
-        """flat.grad = the parameters' gradients, end to end (zeros where one has none)."""
-        pieces = []
-        for p, gap in zip(self.views, self.gaps):
+        """flat.grad = the parameters' gradients, end to end (zeros where one has none).
+        Under --cast-once the front region's gradient is the cast copy's, in float32."""
+        pieces = [] if self.cast_once is None else [self.cast_once.gradient()]
+        for i, gap in zip(self.order, self.gaps):
+            if self.slices[i].start < self.boundary and self.cast_once is not None:
+                continue  # in the cast copy's gradient
+            p = self.views[i]
             pieces.append((p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1))
             if gap.numel():
                 pieces.append(gap)
@@ -1948,6 +1993,68 @@ class FlatAdamW(torch.optim.AdamW):
                                  "param_groups": [dict(groups[0], params=[0])]})
 
 
+class CastOnce:
+    """--cast-once: every nn.Linear parameter cast to the autocast dtype once a step.
+
+    Under autocast each nn.Linear weight and bias is cast to bf16 where it is used:
+    after a compile one small kernel each, and in backward one more each to bring its
+    gradient back to float32 (185 cast-only kernels, 224 us of a 5.21 ms default-size
+    step on the H200; results/h200_2026-12-03d). Here FlatAdamW keeps those parameters
+    together at the front of its buffer, and before each forward:
+
+        copy   = flat[:boundary].to(bf16)     ONE cast kernel, into a leaf tensor
+        pieces = copy.split(sizes)           outside the compiled objective
+
+    and the objective runs the model on the pieces (torch.func.functional_call).
+    Autocast leaves a bf16 weight alone, so the forward has no casts; backward gives
+    the pieces bf16 gradients, the split's backward concatenates them into copy.grad,
+    and gather_gradients() casts that once into flat.grad. The split is eager on
+    purpose: inside the compiled graph its backward became many small copies
+    (the removed --flat-weights, results/h200_2026-12-03d call 12).
+
+    Same function: the copy is the same rounding of the same float32 numbers as
+    autocast's casts, and each gradient is the bf16 product's gradient cast to
+    float32 either way (the same bits in eager mode, tests/test_fast_paths.py). A
+    parameter used more than once in a step would have its gradients summed in bf16,
+    not float32, so chunking and block checkpointing (which recomputes blocks after
+    functional_call has restored the model's own parameters) are refused; so are
+    DataParallel and DDP, whose hooks watch the parameters themselves.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: FlatAdamW, dtype: torch.dtype):
+        names = {id(p): name for name, p in model.named_parameters()}
+        self.boundary = optimizer.boundary
+        self.pieces = []  # (name, or None for a gap; shape; length) in buffer order, up to the boundary
+        for i, gap in zip(optimizer.order, optimizer.gaps):
+            where, p = optimizer.slices[i], optimizer.views[i]
+            if where.start >= self.boundary:
+                break
+            self.pieces.append((names[id(p)], p.shape, p.numel()))
+            if gap.numel():
+                self.pieces.append((None, None, min(gap.numel(), self.boundary - where.stop)))
+        self.flat = optimizer.flat
+        self.copy = torch.zeros(self.boundary, dtype=dtype, device=self.flat.device, requires_grad=True)
+        optimizer.cast_once = self
+
+    def weights(self) -> Dict[str, torch.Tensor]:
+        """{parameter name: its view of this step's cast copy}."""
+        with torch.no_grad():
+            self.copy.copy_(self.flat[:self.boundary])
+        self.copy.grad = None
+        pieces = self.copy.split([length for _, _, length in self.pieces])
+        return {name: piece.view(shape) for (name, shape, _), piece in zip(self.pieces, pieces) if name is not None}
+
+    def gradient(self) -> torch.Tensor:
+        """The front region's gradient in float32 (zeros if backward gave none)."""
+        return self.copy.grad.float() if self.copy.grad is not None else self.flat.new_zeros(self.boundary)
+
+
+def linear_parameter_flags(model: nn.Module) -> List[bool]:
+    """For each of model.parameters(): whether it belongs to an nn.Linear (CastOnce's front)."""
+    linear = {id(p) for m in model.modules() if isinstance(m, nn.Linear) for p in m.parameters(recurse=False)}
+    return [id(p) in linear for p in model.parameters()]
+
+
 def optimizer_parameters(optimizer: torch.optim.Optimizer) -> List[torch.Tensor]:
     """The tensors the optimizer updates (model.parameters(), or FlatAdamW's buffer)."""
     return [p for group in optimizer.param_groups for p in group["params"]]
@@ -1963,7 +2070,9 @@ def make_optimizer(model: nn.Module, tc: TrainConfig, device: torch.device) -> t
         kwargs["fused"] = True
     if tc.cuda_graphs:
         kwargs.update(capturable=True, lr=torch.tensor(tc.learning_rate, device=device))
-    return (FlatAdamW if tc.flat_optimizer else torch.optim.AdamW)(model.parameters(), **kwargs)
+    if tc.flat_optimizer:
+        return FlatAdamW(model.parameters(), front=linear_parameter_flags(model) if tc.cast_once else (), **kwargs)
+    return torch.optim.AdamW(model.parameters(), **kwargs)
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -2049,6 +2158,19 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
     if tc.flat_optimizer and mode == "dp":
         raise UsageError("--flat-optimizer: not with DataParallel (its replicas copy the parameters every step); "
                          "launch with torchrun (DDP) or use --parallel none")
+    if tc.cast_once:
+        if not tc.flat_optimizer:
+            raise UsageError("--cast-once: casts the front of --flat-optimizer's buffer; add --flat-optimizer")
+        if amp_dtype is None:
+            raise UsageError("--cast-once: casts to the autocast dtype; add --use-amp")
+        if tc.chunk_size is not None or tc.checkpoint_blocks:
+            raise UsageError("--cast-once: not with --chunk-size or --checkpoint-blocks (recomputed or repeated "
+                             "uses of a weight); leave those out")
+        if tc.compile and tc.compile_scope != "step":
+            raise UsageError("--cast-once: with --compile only --compile-scope step")
+        if mode != "none":
+            raise UsageError("--cast-once: one process on one device (DataParallel and DDP watch the parameters "
+                             "themselves); use --parallel none")
 
 
 PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
@@ -2925,7 +3047,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[par.local_rank] if device.type == "cuda" else None)
     n_devices = par.world_size if par.mode == "ddp" else (n_gpu if par.mode == "dp" else 1)
-    objective = make_objective(train_model, cfg, tc, amp_dtype, device)
+    objective = make_objective(train_model, cfg, tc, amp_dtype, device, optimizer)
     graph_step: Optional[CudaGraphStep] = None
 
     precision = compute_precision(amp_dtype, device)
@@ -3294,16 +3416,16 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, ckpt, chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  triton_kernels=False)
+                  cast_once=False, triton_kernels=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
-                "flat": "flat_optimizer", "triton": "triton_kernels"}
+                "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels"}
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue
@@ -3343,7 +3465,7 @@ def benchmark_step(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
     torch.manual_seed(tc.seed)
     model = TinyOpenFold(cfg).to(device).configure(**tc.model_paths())
     optimizer = make_optimizer(model, tc, device)
-    objective = make_objective(model, cfg, tc, amp_dtype, device)
+    objective = make_objective(model, cfg, tc, amp_dtype, device, optimizer)
     batches = [benchmark_batch(cfg, tc.batch_size, device, seed) for seed in range(2)]
     step = (CudaGraphStep(objective, model, optimizer, tc.grad_clip, batches[0]) if tc.cuda_graphs
             else functools.partial(train_step, objective, model, optimizer, scaler, tc.grad_clip))
@@ -3682,6 +3804,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--flat-optimizer", action="store_true",
                    help="the same AdamW and clipping over one flat buffer that holds every parameter, so the update "
                         "is a few large kernels instead of a launch per few dozen of the model's hundreds of tensors")
+    g.add_argument("--cast-once", action="store_true",
+                   help="with --flat-optimizer and --use-amp: cast every nn.Linear weight and bias to the autocast "
+                        "dtype once a step, as one block, instead of once per use in forward and once more per "
+                        "gradient in backward (same function; not with --chunk-size, --checkpoint-blocks or "
+                        "several processes)")
     g.add_argument("--triton-kernels", action="store_true",
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
@@ -3778,7 +3905,8 @@ def configs_from_args(args) -> tuple:
         memory_profiling=args.enable_memory_profiling or args.enable_all_profiling, emit_nvtx=args.emit_nvtx,
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
-        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, triton_kernels=args.triton_kernels,
+        cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, cast_once=args.cast_once,
+        triton_kernels=args.triton_kernels,
         peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")

@@ -29,8 +29,7 @@ mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or th
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
-ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), bf16w the nn.Linear
-parameters as one bf16 copy a step, split outside the compiled graph (results/h200_2026-12-04b/bf16_weights.py), copiesN FlexAttention's
+ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
@@ -222,9 +221,6 @@ def worker(outdir, deadline, n_total, name, spec):
             if not hasattr(t, "FLEX_BIAS_COPIES"):
                 sys.exit(f"{name}: option {o} needs results/h200_2026-12-04/flex_bias_copies.patch")
             t.FLEX_BIAS_COPIES = int(o[len("copies"):])
-            continue
-        if o == "bf16w":  # nn.Linear parameters as one bf16 copy a step, split outside the compiled graph
-            load_module(os.path.join("h200_2026-12-04b", "bf16_weights.py"), "bf16_weights").install()
             continue
         if o == "noopm":  # configure() may set the flag; this property ignores it
             t.OuterProductMean.triton_kernels = property(lambda self: False, lambda self, value: None)
