@@ -1961,6 +1961,8 @@ class FlatAdamW(torch.optim.AdamW):
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         super().zero_grad(set_to_none)
+        if self.cast_once is not None:
+            self.cast_once.copy.grad = None
         for p in self.views:
             if p.grad is not None:
                 if set_to_none:
@@ -2014,11 +2016,12 @@ class CastOnce:
 
     Same function: the copy is the same rounding of the same float32 numbers as
     autocast's casts, and each gradient is the bf16 product's gradient cast to
-    float32 either way (the same bits in eager mode, tests/test_fast_paths.py). A
+    float32 either way (the same bits in eager mode, tests/test_cast_once.py). A
     parameter used more than once in a step would have its gradients summed in bf16,
-    not float32, so chunking and block checkpointing (which recomputes blocks after
-    functional_call has restored the model's own parameters) are refused; so are
-    DataParallel and DDP, whose hooks watch the parameters themselves.
+    not float32, so chunking, gradient accumulation and block checkpointing (which
+    recomputes blocks after functional_call has restored the model's own parameters)
+    are refused; so are DataParallel and DDP, whose hooks watch the parameters
+    themselves.
     """
 
     def __init__(self, model: nn.Module, optimizer: FlatAdamW, dtype: torch.dtype):
@@ -2040,7 +2043,6 @@ class CastOnce:
         """{parameter name: its view of this step's cast copy}."""
         with torch.no_grad():
             self.copy.copy_(self.flat[:self.boundary])
-        self.copy.grad = None
         pieces = self.copy.split([length for _, _, length in self.pieces])
         return {name: piece.view(shape) for (name, shape, _), piece in zip(self.pieces, pieces) if name is not None}
 
@@ -2163,9 +2165,9 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
             raise UsageError("--cast-once: casts the front of --flat-optimizer's buffer; add --flat-optimizer")
         if amp_dtype is None:
             raise UsageError("--cast-once: casts to the autocast dtype; add --use-amp")
-        if tc.chunk_size is not None or tc.checkpoint_blocks:
-            raise UsageError("--cast-once: not with --chunk-size or --checkpoint-blocks (recomputed or repeated "
-                             "uses of a weight); leave those out")
+        if tc.chunk_size is not None or tc.checkpoint_blocks or tc.grad_accum_steps > 1:
+            raise UsageError("--cast-once: not with --chunk-size, --checkpoint-blocks or --grad-accum-steps above 1 "
+                             "(a weight used twice would sum its gradients in bf16); leave those out")
         if tc.compile and tc.compile_scope != "step":
             raise UsageError("--cast-once: with --compile only --compile-scope step")
         if mode != "none":
@@ -3807,8 +3809,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cast-once", action="store_true",
                    help="with --flat-optimizer and --use-amp: cast every nn.Linear weight and bias to the autocast "
                         "dtype once a step, as one block, instead of once per use in forward and once more per "
-                        "gradient in backward (same function; not with --chunk-size, --checkpoint-blocks or "
-                        "several processes)")
+                        "gradient in backward (same function; not with --chunk-size, --checkpoint-blocks, "
+                        "--grad-accum-steps or several processes)")
     g.add_argument("--triton-kernels", action="store_true",
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "

@@ -43,8 +43,11 @@ def setup(cast_once: bool, device="cpu", cfg=CFG, **paths):
 
 
 def one_step(cast_once: bool, device="cpu", **paths):
-    """The loss and {parameter name: its float32 gradient in flat.grad} of one step."""
+    """The loss and {parameter name: its float32 gradient in flat.grad} of the second of
+    two training steps (so the first step's update and the clearing of its gradient
+    are part of what is compared)."""
     model, optimizer, objective, batch = setup(cast_once, device, **paths)
+    tof.train_step(objective, model, optimizer, None, 1.0, batch)
     optimizer.zero_grad(set_to_none=True)
     loss = objective(batch)
     loss.backward()
@@ -139,9 +142,10 @@ def test_cast_once_layout_and_optimizer_state():
     (dict(flat_optimizer=True), "none", "add --use-amp"),
     (dict(use_amp=True, flat_optimizer=True, chunk_size=4), "none", "--chunk-size"),
     (dict(use_amp=True, flat_optimizer=True, checkpoint_blocks=True), "none", "--checkpoint-blocks"),
+    (dict(use_amp=True, flat_optimizer=True, grad_accum_steps=2), "none", "--grad-accum-steps"),
     (dict(use_amp=True, flat_optimizer=True, compile=True, compile_scope="block"), "none", "--compile-scope step"),
     (dict(use_amp=True, flat_optimizer=True), "ddp", "one process"),
-], ids=["no-flat", "no-amp", "chunks", "checkpoints", "block-scope", "ddp"])
+], ids=["no-flat", "no-amp", "chunks", "checkpoints", "accumulation", "block-scope", "ddp"])
 def test_cast_once_is_refused_where_it_cannot_run(fields, mode, message):
     tc = tof.TrainConfig(cast_once=True, **fields)
     amp_dtype, _ = tof.amp_settings(tc, torch.device("cpu"))
