@@ -31,11 +31,11 @@ def setup(cast_once: bool, device="cpu", cfg=CFG, **paths):
     assert amp_dtype == torch.bfloat16
     tof.check_fast_paths(tc, device, "none", amp_dtype)
     torch.manual_seed(0)
-    model = tof.TinyOpenFold(cfg).configure(**tc.model_paths())
+    model = tof.TinyOpenFold(cfg)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))  # AF2's zero-initialised layers too: no branch the identity
-    model = model.to(device)
+    model = model.to(device).configure(**tc.model_paths())  # as benchmark_step: on the device, then the paths
     optimizer = tof.make_optimizer(model, tc, device)
     objective = tof.make_objective(model, cfg, tc, amp_dtype, device, optimizer)
     batch = tof.benchmark_batch(cfg, 2, device, 0)
