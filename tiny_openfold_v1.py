@@ -1877,11 +1877,6 @@ def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, a
     --cast-once also needs the run's optimizer (a FlatAdamW with the nn.Linear
     parameters in front)."""
     objective = TrainingObjective(model, cfg, amp_dtype, device.type)
-    if tc.cast_once:
-        if not isinstance(optimizer, FlatAdamW) or amp_dtype is None:
-            raise ValueError("--cast-once: make_objective needs --flat-optimizer's FlatAdamW and autocast")
-        cast = CastOnce(model, optimizer, amp_dtype)
-        return CastOnceObjective(torch.compile(objective, dynamic=False) if tc.compile else objective, cast)
     if tc.compile and tc.compile_scope == "block":
         # Regional compilation: every Evoformer block runs the same code, and dynamo
         # treats the parameters as graph inputs, so all blocks share ONE compiled graph
@@ -1891,6 +1886,10 @@ def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, a
             block.compile(dynamic=False)
     elif tc.compile:
         objective = torch.compile(objective, dynamic=False)
+    if tc.cast_once:  # the weights are split outside the compiled objective
+        if not isinstance(optimizer, FlatAdamW) or amp_dtype is None:
+            raise ValueError("--cast-once: make_objective needs --flat-optimizer's FlatAdamW and autocast")
+        objective = CastOnceObjective(objective, CastOnce(model, optimizer, amp_dtype))
     return objective
 
 
@@ -1934,7 +1933,8 @@ class FlatAdamW(torch.optim.AdamW):
         total = -(-end // self.ALIGN) * self.ALIGN
         flat = self.views[0].new_zeros(total)
         self.slices = [slice(starts[i], starts[i] + p.numel()) for i, p in enumerate(self.views)]
-        self.boundary = next((starts[i] for i in self.order if not front[i]), total)
+        self.n_front = sum(front)  # self.order[:n_front] are the flagged parameters
+        self.boundary = starts[self.order[self.n_front]] if self.n_front < len(self.views) else total
         with torch.no_grad():
             for p, where in zip(self.views, self.slices):
                 flat[where].copy_(p.reshape(-1))
@@ -1949,10 +1949,10 @@ class FlatAdamW(torch.optim.AdamW):
     def gather_gradients(self) -> None:
         """flat.grad = the parameters' gradients, end to end (zeros where one has none).
         Under --cast-once the front region's gradient is the cast copy's, in float32."""
-        pieces = [] if self.cast_once is None else [self.cast_once.gradient()]
-        for i, gap in zip(self.order, self.gaps):
-            if self.slices[i].start < self.boundary and self.cast_once is not None:
-                continue  # in the cast copy's gradient
+        pieces, first = [], 0
+        if self.cast_once is not None:  # the front region, gaps included, is the cast copy's gradient
+            pieces, first = [self.cast_once.gradient()], self.n_front
+        for i, gap in zip(self.order[first:], self.gaps[first:]):
             p = self.views[i]
             pieces.append((p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1))
             if gap.numel():
@@ -2028,13 +2028,12 @@ class CastOnce:
         names = {id(p): name for name, p in model.named_parameters()}
         self.boundary = optimizer.boundary
         self.pieces = []  # (name, or None for a gap; shape; length) in buffer order, up to the boundary
-        for i, gap in zip(optimizer.order, optimizer.gaps):
-            where, p = optimizer.slices[i], optimizer.views[i]
-            if where.start >= self.boundary:
-                break
+        n = optimizer.n_front
+        for i, gap in zip(optimizer.order[:n], optimizer.gaps[:n]):  # the last gap ends at the boundary
+            p = optimizer.views[i]
             self.pieces.append((names[id(p)], p.shape, p.numel()))
             if gap.numel():
-                self.pieces.append((None, None, min(gap.numel(), self.boundary - where.stop)))
+                self.pieces.append((None, None, gap.numel()))
         self.flat = optimizer.flat
         self.copy = torch.zeros(self.boundary, dtype=dtype, device=self.flat.device, requires_grad=True)
         optimizer.cast_once = self
