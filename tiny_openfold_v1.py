@@ -1906,7 +1906,8 @@ class FlatAdamW(torch.optim.AdamW):
     Here every parameter becomes a view into one float32 buffer (each
     starting on an ALIGN-element boundary, so the kernels that read a weight see it
     aligned), that buffer is the optimizer's only parameter, and gather_gradients()
-    concatenates the gradients into its .grad (a few copy kernels) before clipping.
+    copies the gradients into their places in a gradient buffer of the same layout
+    (a few multi-tensor copy kernels) before clipping.
     The arithmetic is AdamW's, element by element, so the update is the same.
 
     state_dict() and load_state_dict() speak the per-parameter layout of
@@ -1939,30 +1940,25 @@ class FlatAdamW(torch.optim.AdamW):
             for p, where in zip(self.views, self.slices):
                 flat[where].copy_(p.reshape(-1))
                 p.data = flat[where].view_as(p)  # the module keeps its Parameter; its storage is now flat's
-        # zeros for the gap after each parameter (in buffer order), so one torch.cat fills the whole gradient
-        ends = [starts[i] for i in self.order[1:]] + [total]
-        self.gaps = [flat.new_zeros(nxt - self.slices[i].stop) for i, nxt in zip(self.order, ends)]
+        # The gradient buffer: each parameter's gradient is copied into its own view every
+        # step; the gaps between the views are never written and stay zero.
+        self.grad_buffer = flat.new_zeros(total)
+        self.grad_views = [self.grad_buffer[where].view_as(p) for p, where in zip(self.views, self.slices)]
         self.flat = nn.Parameter(flat)
         self.cast_once: Optional["CastOnce"] = None  # set by CastOnce: it holds the front's gradient
         super().__init__([self.flat], **kwargs)
 
     def gather_gradients(self) -> None:
         """flat.grad = the parameters' gradients, end to end (zeros where one has none).
-        Under --cast-once the front region's gradient is the cast copy's, in float32."""
-        pieces, first = [], 0
-        if self.cast_once is not None:  # the front region, gaps included, is the cast copy's gradient
-            pieces, first = [self.cast_once.gradient()], self.n_front
-        for i, gap in zip(self.order[first:], self.gaps[first:]):
-            p = self.views[i]
-            pieces.append((p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1))
-            if gap.numel():
-                pieces.append(gap)
-        self.flat.grad = torch.cat(pieces)
+        Under --cast-once backward has already put the front's gradients in place."""
+        first = self.n_front if self.cast_once is not None and self.cast_once.stored else 0
+        copy_into([self.grad_views[i] for i in self.order[first:]], [self.views[i].grad for i in self.order[first:]])
+        self.flat.grad = self.grad_buffer
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         super().zero_grad(set_to_none)
         if self.cast_once is not None:
-            self.cast_once.copy.grad = None
+            self.cast_once.stored = False
         for p in self.views:
             if p.grad is not None:
                 if set_to_none:
@@ -2004,15 +2000,17 @@ class CastOnce:
     step on the H200; results/h200_2026-12-03d). Here FlatAdamW keeps those parameters
     together at the front of its buffer, and before each forward:
 
-        copy   = flat[:boundary].to(bf16)     ONE cast kernel, into a leaf tensor
-        pieces = copy.split(sizes)           outside the compiled objective
+        copy   = flat[:boundary].to(bf16)     ONE cast kernel
+        pieces = FrontPieces(copy)            views, outside the compiled objective
 
     and the objective runs the model on the pieces (torch.func.functional_call).
-    Autocast leaves a bf16 weight alone, so the forward has no casts; backward gives
-    the pieces bf16 gradients, the split's backward concatenates them into copy.grad,
-    and gather_gradients() casts that once into flat.grad. The split is eager on
-    purpose: inside the compiled graph its backward became many small copies
-    (the removed --flat-weights, results/h200_2026-12-03d call 12).
+    Autocast leaves a bf16 weight alone, so the forward has no casts. Backward gives
+    the pieces bf16 gradients, and FrontPieces' backward copies them, cast to
+    float32, straight into their places in FlatAdamW's gradient buffer (multi-tensor
+    copy kernels; a split's own backward, one torch.cat into a bf16 copy, took
+    0.26 ms at the default size: results/h200_2026-12-04c). The pieces are made
+    eagerly on purpose: inside the compiled graph their backward became many small
+    copies (the removed --flat-weights, results/h200_2026-12-03d call 12).
 
     Same function: the copy is the same rounding of the same float32 numbers as
     autocast's casts, and each gradient is the bf16 product's gradient cast to
@@ -2026,28 +2024,58 @@ class CastOnce:
 
     def __init__(self, model: nn.Module, optimizer: FlatAdamW, dtype: torch.dtype):
         names = {id(p): name for name, p in model.named_parameters()}
-        self.boundary = optimizer.boundary
-        self.pieces = []  # (name, or None for a gap; shape; length) in buffer order, up to the boundary
-        n = optimizer.n_front
-        for i, gap in zip(optimizer.order[:n], optimizer.gaps[:n]):  # the last gap ends at the boundary
-            p = optimizer.views[i]
-            self.pieces.append((names[id(p)], p.shape, p.numel()))
-            if gap.numel():
-                self.pieces.append((None, None, gap.numel()))
-        self.flat = optimizer.flat
+        front = optimizer.order[:optimizer.n_front]
+        self.names = [names[id(optimizer.views[i])] for i in front]
+        self.shapes = [optimizer.views[i].shape for i in front]
+        self.starts = [optimizer.slices[i].start for i in front]
+        self.grad_views = [optimizer.grad_views[i] for i in front]
+        self.flat, self.boundary = optimizer.flat, optimizer.boundary
+        # requires_grad only so that autograd runs FrontPieces.backward; the copy itself gets no gradient
         self.copy = torch.zeros(self.boundary, dtype=dtype, device=self.flat.device, requires_grad=True)
+        self.stored = False  # whether backward has put this step's front gradients in place
         optimizer.cast_once = self
 
     def weights(self) -> Dict[str, torch.Tensor]:
         """{parameter name: its view of this step's cast copy}."""
         with torch.no_grad():
             self.copy.copy_(self.flat[:self.boundary])
-        pieces = self.copy.split([length for _, _, length in self.pieces])
-        return {name: piece.view(shape) for (name, shape, _), piece in zip(self.pieces, pieces) if name is not None}
+        return dict(zip(self.names, FrontPieces.apply(self.copy, self)))
 
-    def gradient(self) -> torch.Tensor:
-        """The front region's gradient in float32 (zeros if backward gave none)."""
-        return self.copy.grad.float() if self.copy.grad is not None else self.flat.new_zeros(self.boundary)
+    def store_gradients(self, grads: Sequence[Optional[torch.Tensor]]) -> None:
+        copy_into(self.grad_views, grads)
+        self.stored = True
+
+
+class FrontPieces(torch.autograd.Function):
+    """CastOnce's pieces: forward, a view of the cast copy per parameter; backward,
+    their gradients stored in FlatAdamW's gradient buffer (not passed on to the copy)."""
+
+    @staticmethod
+    def forward(ctx, copy: torch.Tensor, cast: CastOnce) -> Tuple[torch.Tensor, ...]:
+        ctx.cast = cast
+        ctx.set_materialize_grads(False)  # a piece without a gradient arrives as None, not as zeros
+        return tuple(copy[start:start + shape.numel()].view(shape) for start, shape in zip(cast.starts, cast.shapes))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        ctx.cast.store_gradients(grads)
+        return None, None
+
+
+def copy_into(dests: Sequence[torch.Tensor], sources: Sequence[Optional[torch.Tensor]]) -> None:
+    """dests[i].copy_(sources[i]) (zeros where a source is None), casting as needed.
+    torch._foreach_copy_ copies many tensors per kernel, given pairs of equal strides;
+    the other pairs are copied one by one."""
+    with torch.no_grad():
+        pairs = [(d, s) for d, s in zip(dests, sources) if s is not None and d.stride() == s.stride()]
+        for d, s in zip(dests, sources):
+            if s is None:
+                d.zero_()
+            elif d.stride() != s.stride():
+                d.copy_(s)
+        for dtype in {s.dtype for _, s in pairs}:  # _foreach_copy_ takes sources of one dtype
+            group = [(d, s) for d, s in pairs if s.dtype == dtype]
+            torch._foreach_copy_([d for d, _ in group], [s for _, s in group])
 
 
 def linear_parameter_flags(model: nn.Module) -> List[bool]:

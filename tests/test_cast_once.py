@@ -94,7 +94,7 @@ def test_cast_once_drops_the_per_parameter_casts():
         counts[cast_once] = mode.casts
     n_linear = sum(tof.linear_parameter_flags(model))
     assert n_linear > 50
-    assert counts[True] <= counts[False] - 2 * n_linear + 2, counts  # + the one copy and the one cast back
+    assert counts[True] <= counts[False] - 2 * n_linear + 2, counts  # + the copy kernel and its cast
 
 
 def test_cast_once_compiled_matches_and_generates_fewer_kernels():

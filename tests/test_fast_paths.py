@@ -757,6 +757,18 @@ def test_flat_optimizer_shares_storage_with_the_model_and_keeps_it_aligned():
     assert flat.grad is None and all(p.grad is None for p in model.parameters())
 
 
+def test_copy_into_casts_zeroes_and_takes_any_strides():
+    """FlatAdamW's and CastOnce's gradient copies: equal strides go through one
+    torch._foreach_copy_ per source dtype, the others one by one, None gives zeros."""
+    dests = [torch.full((2, 3), 7.0), torch.full((3, 2), 7.0), torch.full((4,), 7.0), torch.full((5,), 7.0)]
+    sources = [torch.randn(2, 3).bfloat16(), torch.randn(2, 3).t(), None, torch.randn(5)]
+    tof.copy_into(dests, sources)
+    assert torch.equal(dests[0], sources[0].float())
+    assert torch.equal(dests[1], sources[1])
+    assert not dests[2].any()
+    assert torch.equal(dests[3], sources[3])
+
+
 @pytest.mark.parametrize("direction", ["flat to reference", "reference to flat"])
 def test_optimizer_state_moves_between_flat_and_reference(direction):
     """A checkpoint of either optimizer resumes on the other, and the next steps are
