@@ -1,10 +1,8 @@
 #!/bin/bash
-# Sixteenth session (2026-12-04): call10 again after the gradient copies changed (FrontPieces,
-# copy_into): the front gradients go straight into FlatAdamW's gradient buffer, no torch.cat. --cast-once
-# outside the compiled graph): T against T+castonce at small and medium in one sweep, then
-# the GPU tests of tests/test_cast_once.py (the same bits in eager mode; the fastest path
-# trains like itself without the flag). Keep the flag only if the kernel time drops at both
-# sizes (or at small with medium unchanged) and the tests pass; otherwise remove it.
+# Sixteenth session (2026-12-04): call10 of results/h200_2026-12-04b again, after the gradient
+# copies changed (FrontPieces, copy_into: gradients copied into FlatAdamW's gradient buffer by
+# multi-tensor kernels, no torch.cat). T against T+castonce at small and medium in one sweep, then
+# the GPU tests of tests/test_cast_once.py. Keep --cast-once only if the kernel time drops.
 set -u
 D=$OUT/c11; mkdir -p $D/sweep
 export PYTHONPATH=.
