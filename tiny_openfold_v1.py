@@ -1902,7 +1902,8 @@ class FlatAdamW(torch.optim.AdamW):
     on an H200 that was 11 launches and 0.4 ms a step at small, 21 and 0.8 ms at
     medium (results/h200_2026-12-02c), for work one pass over memory does in tens of
     microseconds. With this class the optimizer is 4 launches and 0.06 ms a step at
-    small, 0.23 ms at medium, plus 0.06 and 0.20 ms of copies (results/h200_2026-12-02e).
+    small, 0.23 ms at medium (results/h200_2026-12-02e), plus the gradients' copies
+    into the buffer, 0.09 and 0.20 ms (results/h200_2026-12-04c).
     Here every parameter becomes a view into one float32 buffer (each
     starting on an ALIGN-element boundary, so the kernels that read a weight see it
     aligned), that buffer is the optimizer's only parameter, and gather_gradients()
