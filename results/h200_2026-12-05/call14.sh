@@ -10,7 +10,7 @@ git rev-parse HEAD > $D/commit.txt 2>/dev/null; git status --short >> $D/commit.
 nvidia-smi --query-gpu=name,uuid,driver_version --format=csv,noheader > $D/gpu.txt
 T0=$(date +%s)
 C=flex+fused+triton+compile+graphs+flat+castonce
-SWEEP_TOP=40 SWEEP_GRACE_S=90 timeout 560 python3 results/h200_2026-12-02/inductor_sweep.py $D/sweep 420 \
+SWEEP_TOP=40 SWEEP_GRACE_S=60 timeout 420 python3 results/h200_2026-12-02/inductor_sweep.py $D/sweep 300 \
     s_C=small:$C s_Cat=small:$C:autotune m_C=medium:$C m_Cat=medium:$C:autotune > $D/sweep_table.txt 2>&1
 echo "sweep rc=$? at $(( $(date +%s) - T0 )) s; $(date -u +%FT%TZ)" >> $D/summary.txt
 cd $D && cat sweep/*.log > sweep_logs.txt 2>/dev/null; cp sweep/*.json . 2>/dev/null
