@@ -3866,7 +3866,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "<profile-dir>/benchmark.json, and exit")
     g.add_argument("--benchmark-presets", default="small,medium", help="comma-separated presets")
     g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs,"
-                                                "flex+fused+triton+compile+graphs+flat",
+                                                "flex+fused+triton+compile+graphs+flat,"
+                                                "flex+fused+triton+compile+graphs+flat+castonce",
                    help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}")
     g.add_argument("--benchmark-seq-lens", help="comma-separated N_res to sweep (default: each preset's)")
     g.add_argument("--benchmark-steps", type=_positive_int, default=20, help="timed steps per path")
