@@ -1605,14 +1605,11 @@ def pair_loss_mask(residue_mask: torch.Tensor) -> torch.Tensor:
     return residue_mask[:, :, None] * residue_mask[:, None, :] * off_diag
 
 
-def distance_loss(pred: torch.Tensor, true: torch.Tensor, residue_mask: torch.Tensor,
-                  denominator: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Masked mean squared error (A^2) against distances clipped at 22 A, in float32.
-    denominator: the pair count to divide by, when this is part of a larger batch
-    (--batch-streams); by default this batch's own count."""
+def distance_loss(pred: torch.Tensor, true: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean squared error (A^2) against distances clipped at 22 A, in float32."""
     mask = pair_loss_mask(residue_mask)
     err = (pred.squeeze(-1).float() - true.clamp(max=DISTANCE_CLIP)) ** 2
-    return (err * mask).sum() / (mask.sum().clamp(min=1.0) if denominator is None else denominator)
+    return (err * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 class SeparationBaseline:
@@ -1790,7 +1787,6 @@ class TrainConfig:
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
     cast_once: bool = False  # nn.Linear parameters cast to the autocast dtype once a step (CastOnce), not per use
-    batch_streams: int = 1  # the batch in this many parts, side by side on CUDA streams (BatchStreamsObjective)
     triton_kernels: bool = False  # hand-written Triton kernels (triangle multiplications' gating, OPM forward)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
 
@@ -1848,10 +1844,9 @@ class TrainingObjective(nn.Module):
         self.model, self.pair_input_dim = model, cfg.pair_input_dim
         self.amp_dtype, self.device_type = amp_dtype, device_type
 
-    def forward(self, batch: Dict[str, torch.Tensor], weights: Optional[Dict[str, torch.Tensor]] = None,
-                denominator: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """weights (--cast-once): {name: tensor} used in place of those parameters;
-        denominator (--batch-streams): see distance_loss."""
+    def forward(self, batch: Dict[str, torch.Tensor], weights: Optional[Dict[str, torch.Tensor]] = None
+                ) -> torch.Tensor:
+        """weights (--cast-once): {name: tensor} used in place of those parameters."""
         pair_features = relative_position_features(batch["residue_index"], self.pair_input_dim)
         inputs = (batch["msa_tokens"], pair_features, batch["msa_mask"], batch["residue_mask"])
         with torch.autocast(self.device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
@@ -1859,7 +1854,7 @@ class TrainingObjective(nn.Module):
                 out = self.model(*inputs)
             else:
                 out = torch.func.functional_call(self.model, weights, inputs, strict=False)
-        return distance_loss(out["distances"], batch["distances"], batch["residue_mask"], denominator)  # float32
+        return distance_loss(out["distances"], batch["distances"], batch["residue_mask"])  # float32
 
 
 class CastOnceObjective(nn.Module):
@@ -1872,52 +1867,6 @@ class CastOnceObjective(nn.Module):
 
     def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         return self.objective(batch, self.cast.weights())
-
-
-class BatchStreamsObjective(nn.Module):
-    """--batch-streams K: the batch as K equal parts whose forward and backward run side
-    by side, part i on CUDA stream i (part 0 on the current stream), in one step.
-
-    Why: at the default size a step is about 1,200 kernels of a few microseconds each
-    (README, "Against the targets"), most of which leave part of the GPU idle while
-    they start, fill and drain. Two independent chains of half-size kernels fill those
-    gaps for each other. Under --cuda-graphs the forks and joins are captured too, and
-    the graph replays the parts' kernels concurrently.
-
-    Same function: the samples are independent, so the loss is the sum over the parts
-    of each part's squared errors divided by the WHOLE batch's pair count, and the
-    gradient is the sum of the parts' gradients. Each part's compiled backward runs on
-    its part's stream (autograd runs a backward on its forward's stream); the weights
-    come from CastOnce.part_weights, one set of pieces per part, so each part writes
-    its gradients into its own float32 buffer and FlatAdamW.gather_gradients adds the
-    buffers (one kernel per extra part) instead of autograd summing ~400 gradients one
-    by one. On a CPU the parts run one after the other (how the tests compare them).
-    """
-
-    def __init__(self, objective: nn.Module, cast: "CastOnce", parts: int):
-        super().__init__()
-        self.objective, self.cast, self.parts = objective, cast, parts
-        self.side: Optional[List[torch.cuda.Stream]] = None  # made at the first GPU call
-
-    def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
-        denominator = pair_loss_mask(batch["residue_mask"]).sum().clamp(min=1.0)  # the whole batch's pairs
-        weights = self.cast.part_weights(self.parts)  # made on this stream, so their backward runs here
-        parts = split_batch(batch, self.parts)
-        if denominator.device.type != "cuda":
-            return sum(self.objective(part, w, denominator) for part, w in zip(parts, weights))
-        here = torch.cuda.current_stream()
-        if self.side is None:
-            self.side = [torch.cuda.Stream() for _ in range(self.parts - 1)]
-        losses = []
-        for part, w, stream in zip(parts, weights, [here] + self.side):
-            stream.wait_stream(here)  # fork: the inputs, the cast copy and the denominator are ready
-            with torch.cuda.stream(stream):
-                losses.append(self.objective(part, w, denominator))
-            losses[-1].record_stream(here)  # the caching allocator must not reuse these blocks early
-            denominator.record_stream(stream)
-        for stream in self.side:
-            here.wait_stream(stream)  # join
-        return torch.stack(losses).sum()
 
 
 def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device,
@@ -1940,9 +1889,7 @@ def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, a
     if tc.cast_once:  # the weights are split outside the compiled objective
         if not isinstance(optimizer, FlatAdamW) or amp_dtype is None:
             raise ValueError("--cast-once: make_objective needs --flat-optimizer's FlatAdamW and autocast")
-        cast = CastOnce(model, optimizer, amp_dtype)
-        objective = (BatchStreamsObjective(objective, cast, tc.batch_streams) if tc.batch_streams > 1
-                     else CastOnceObjective(objective, cast))
+        objective = CastOnceObjective(objective, CastOnce(model, optimizer, amp_dtype))
     return objective
 
 
@@ -2004,25 +1951,15 @@ class FlatAdamW(torch.optim.AdamW):
 
     def gather_gradients(self) -> None:
         """flat.grad = the parameters' gradients, end to end (zeros where one has none).
-        Under --cast-once backward has already put the front's gradients in place, and
-        under --batch-streams every part's gradients in that part's buffer."""
-        cast = self.cast_once
-        if cast is not None and cast.parts_stored:
-            if cast.parts_stored != len(cast.part_buffers):
-                raise RuntimeError(f"--batch-streams: {cast.parts_stored} of {len(cast.part_buffers)} parts "
-                                   f"stored gradients this step")
-            for extra in cast.part_buffers[1:]:
-                self.grad_buffer.add_(extra)  # part 0 wrote into grad_buffer itself
-            self.flat.grad = self.grad_buffer
-            return
-        first = self.n_front if cast is not None and cast.stored else 0
+        Under --cast-once backward has already put the front's gradients in place."""
+        first = self.n_front if self.cast_once is not None and self.cast_once.stored else 0
         copy_into([self.grad_views[i] for i in self.order[first:]], [self.views[i].grad for i in self.order[first:]])
         self.flat.grad = self.grad_buffer
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         super().zero_grad(set_to_none)
         if self.cast_once is not None:
-            self.cast_once.stored, self.cast_once.parts_stored = False, 0
+            self.cast_once.stored = False
         for p in self.views:
             if p.grad is not None:
                 if set_to_none:
@@ -2097,17 +2034,6 @@ class CastOnce:
         # requires_grad only so that autograd runs FrontPieces.backward; the copy itself gets no gradient
         self.copy = torch.zeros(self.boundary, dtype=dtype, device=self.flat.device, requires_grad=True)
         self.stored = False  # whether backward has put this step's front gradients in place
-        # --batch-streams: every parameter, in the buffer's order, and one gradient buffer per part
-        everything = optimizer.order
-        self.all_names = [names[id(optimizer.views[i])] for i in everything]
-        self.all_slices = [(optimizer.slices[i], optimizer.views[i].shape) for i in everything]
-        self.back = self.flat.detach()[self.boundary:]  # the float32 parameters behind the front, in place
-        self.back_pieces = [(optimizer.slices[i].start - self.boundary, optimizer.views[i].shape)
-                            for i in everything[optimizer.n_front:]]
-        self.grad_buffer = optimizer.grad_buffer
-        self.part_buffers: List[torch.Tensor] = []  # [0] is grad_buffer itself
-        self.part_grad_views: List[List[torch.Tensor]] = []
-        self.parts_stored = 0
         optimizer.cast_once = self
 
     def weights(self) -> Dict[str, torch.Tensor]:
@@ -2119,26 +2045,6 @@ class CastOnce:
     def store_gradients(self, grads: Sequence[Optional[torch.Tensor]]) -> None:
         copy_into(self.grad_views, grads)
         self.stored = True
-
-    def part_weights(self, parts: int) -> List[Dict[str, torch.Tensor]]:
-        """--batch-streams: for each of `parts` batch parts, {name: tensor} of EVERY
-        parameter: the front's views of this step's one cast copy, the others' views of
-        the float32 buffer itself. Each part's set is its own autograd node (AllPieces)
-        whose backward copies that part's gradients, in float32, into that part's buffer:
-        part 0 into FlatAdamW's gradient buffer, the others into buffers of the same
-        layout that gather_gradients adds to it. So no gradient is summed in bf16, and
-        autograd sums none parameter by parameter."""
-        if len(self.part_buffers) != parts:
-            self.part_buffers = [self.grad_buffer] + [torch.zeros_like(self.grad_buffer) for _ in range(parts - 1)]
-            self.part_grad_views = [[buffer[where].view(shape) for where, shape in self.all_slices]
-                                    for buffer in self.part_buffers]
-        with torch.no_grad():
-            self.copy.copy_(self.flat[:self.boundary])
-        return [dict(zip(self.all_names, AllPieces.apply(self.copy, self.back, self, part))) for part in range(parts)]
-
-    def store_part_gradients(self, part: int, grads: Sequence[Optional[torch.Tensor]]) -> None:
-        copy_into(self.part_grad_views[part], grads)
-        self.parts_stored += 1
 
 
 class FrontPieces(torch.autograd.Function):
@@ -2155,25 +2061,6 @@ class FrontPieces(torch.autograd.Function):
     def backward(ctx, *grads):
         ctx.cast.store_gradients(grads)
         return None, None
-
-
-class AllPieces(torch.autograd.Function):
-    """--batch-streams: one part's pieces of every parameter (CastOnce.part_weights):
-    forward, views of the cast copy (front) and of the float32 buffer (the rest);
-    backward, the part's gradients stored in its own buffer."""
-
-    @staticmethod
-    def forward(ctx, copy: torch.Tensor, back: torch.Tensor, cast: CastOnce, part: int) -> Tuple[torch.Tensor, ...]:
-        ctx.cast, ctx.part = cast, part
-        ctx.set_materialize_grads(False)
-        front = tuple(copy[start:start + shape.numel()].view(shape) for start, shape in zip(cast.starts, cast.shapes))
-        rest = tuple(back[start:start + shape.numel()].view(shape) for start, shape in cast.back_pieces)
-        return front + rest
-
-    @staticmethod
-    def backward(ctx, *grads):
-        ctx.cast.store_part_gradients(ctx.part, grads)
-        return None, None, None, None
 
 
 def copy_into(dests: Sequence[torch.Tensor], sources: Sequence[Optional[torch.Tensor]]) -> None:
@@ -2314,15 +2201,6 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
         if mode != "none":
             raise UsageError("--cast-once: one process on one device (DataParallel and DDP watch the parameters "
                              "themselves); use --parallel none")
-    if tc.batch_streams > 1:
-        if not tc.cast_once:
-            raise UsageError("--batch-streams: sums the parts' gradients in --cast-once's buffers; add --cast-once "
-                             "(with --flat-optimizer and --use-amp)")
-        if device.type != "cuda":
-            raise UsageError("--batch-streams: needs a CUDA or ROCm GPU (its parts run on CUDA streams); use 1 on "
-                             "a CPU")
-        if tc.batch_size % tc.batch_streams:
-            raise UsageError(f"--batch-streams: must divide --batch-size {tc.batch_size}, got {tc.batch_streams}")
 
 
 PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
@@ -3568,14 +3446,14 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, streams<K>, ckpt, chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  cast_once=False, batch_streams=1, triton_kernels=False)
+                  cast_once=False, triton_kernels=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
                 "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels"}
     for part in text.split("+"):
@@ -3589,8 +3467,6 @@ def parse_benchmark_path(text: str) -> dict:
             fields[switches[part]] = True
         elif part.startswith("chunk") and part[5:].isdigit() and int(part[5:]) > 0:
             fields["chunk_size"] = int(part[5:])
-        elif part.startswith("streams") and part[7:].isdigit() and int(part[7:]) > 0:
-            fields["batch_streams"] = int(part[7:])
         else:
             raise UsageError(f"--benchmark-paths: unknown part {part!r} in {text!r}; join parts of "
                              f"{BENCHMARK_PARTS} with '+', e.g. sdpa+compile+graphs")
@@ -3963,11 +3839,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "dtype once a step, as one block, instead of once per use in forward and once more per "
                         "gradient in backward (same function; not with --chunk-size, --checkpoint-blocks, "
                         "--grad-accum-steps or several processes)")
-    g.add_argument("--batch-streams", type=_positive_int, default=1, metavar="K",
-                   help="with --cast-once on a GPU: run the batch as K equal parts whose forward and backward go "
-                        "side by side on K CUDA streams (captured as parallel branches under --cuda-graphs), their "
-                        "gradients summed in float32 buffers; same function, for launch-bound sizes; K must divide "
-                        "--batch-size")
     g.add_argument("--triton-kernels", action="store_true",
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
@@ -4066,7 +3937,7 @@ def configs_from_args(args) -> tuple:
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
         cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, cast_once=args.cast_once,
-        batch_streams=args.batch_streams, triton_kernels=args.triton_kernels,
+        triton_kernels=args.triton_kernels,
         peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
