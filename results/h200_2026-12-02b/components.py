@@ -36,7 +36,8 @@ def build(preset, path):
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.05)
-    model.configure(attention=fields["attention"], fuse_projections=fields["fuse_projections"])
+    model.configure(attention=fields["attention"], fuse_projections=fields["fuse_projections"],
+                    triton_kernels=fields["triton_kernels"])
     batch = fa.synthetic_batch(cfg, t.PRESETS[preset]["batch_size"], DEVICE)
     components = fa.evoformer_components(model)
     inputs = fa.capture_component_inputs(model, components, batch, torch.bfloat16, DEVICE)
