@@ -199,3 +199,152 @@ def opm_forward(a: torch.Tensor, b: torch.Tensor, inv: torch.Tensor, o: torch.Te
                               BLOCK_S=min(max(triton.next_power_of_2(S), 16), 64),
                               PRECISION="ieee" if a.dtype in (torch.float32, torch.float64) else "tf32",
                               num_warps=4)
+
+
+# --- The transitions (Suppl. Alg. 9 and 15) ------------------------------------
+#
+#     h = relu(LayerNorm(x) W1^T + b1),   out = h W2^T + b2,   x [rows, C], h [rows, H]
+#
+# Compiled, this is a LayerNorm kernel, two cuBLAS GEMMs with elementwise kernels
+# between and after them, and about twice as many kernels backward. Here one
+# program owns BLOCK_M rows for the whole module:
+#
+#   transition_forward:  the LayerNorm in registers, then for each block of BLOCK_H
+#                        hidden channels h = relu(y W1^T + b1) (stored: the weight
+#                        gradient of W2 and the ReLU's mask need it) and
+#                        out += h W2^T; out + b2 is stored once.
+#   transition_backward: recomputes the LayerNorm; for each hidden block
+#                        dh = dout W2 masked by h > 0 (stored, for W1's gradient),
+#                        dy += dh W1; then the LayerNorm backward writes dx. It also
+#                        stores y = LayerNorm(x) for W1's gradient and per program
+#                        the sums of dh, dy * xhat, dy and dout over its rows (the
+#                        gradients of b1, the LayerNorm's weight and bias, and b2,
+#                        added up by the caller: no atomics, the same sum every run).
+#                        The two weight gradients, sums over all rows, are cuBLAS's.
+#
+# The products take y and h in the weights' dtype (bf16 under autocast), as
+# F.linear takes them there, and accumulate in float32 (float64 for float64); the
+# LayerNorm statistics are float32. Biases are rounded to the weights' dtype, and h,
+# dh and dy to it too, where the PyTorch path rounds them. C is padded to a power of
+# 2 (masked), H is read BLOCK_H at a time (masked at its end); offsets are 64-bit.
+
+@triton.jit
+def _transition_rows(x_ptr, lnw_ptr, lnb_ptr, M, eps, C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr,
+                     COMPUTE: tl.constexpr):
+    """This program's rows: their offsets [BLOCK_M, CP] (64-bit), which exist, and the
+    LayerNorm's xhat, 1 / std, y = xhat * weight + bias (in COMPUTE) and the weight."""
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = tl.arange(0, CP)
+    in_r, in_c = rows < M, cols < C
+    inside = in_r[:, None] & in_c[None, :]
+    offs = rows.to(tl.int64)[:, None] * C + cols[None, :]
+    x = tl.load(x_ptr + offs, mask=inside, other=0).to(COMPUTE)
+    mean = tl.sum(x, axis=1) / C
+    xc = tl.where(inside, x - mean[:, None], 0)
+    rstd = 1 / tl.sqrt(tl.sum(xc * xc, axis=1) / C + eps)
+    xhat = xc * rstd[:, None]
+    weight = tl.load(lnw_ptr + cols, mask=in_c, other=0).to(COMPUTE)
+    y = xhat * weight[None, :] + tl.load(lnb_ptr + cols, mask=in_c, other=0).to(COMPUTE)[None, :]
+    return rows, cols, in_r, in_c, inside, offs, xhat, rstd, weight, y
+
+
+@triton.jit
+def _transition_forward_kernel(x_ptr, lnw_ptr, lnb_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr, out_ptr, h_ptr, M, H, eps,
+                               C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_H: tl.constexpr,
+                               COMPUTE: tl.constexpr, PRECISION: tl.constexpr, SAVE_H: tl.constexpr):
+    rows, cols, in_r, in_c, inside, offs, xhat, rstd, weight, y = _transition_rows(
+        x_ptr, lnw_ptr, lnb_ptr, M, eps, C, CP, BLOCK_M, COMPUTE)
+    dtype = w1_ptr.dtype.element_ty
+    y = y.to(dtype)
+    acc = tl.zeros((BLOCK_M, CP), dtype=COMPUTE)
+    for h0 in range(0, H, BLOCK_H):
+        hs = h0 + tl.arange(0, BLOCK_H)
+        in_h = hs < H
+        w1t = tl.load(w1_ptr + hs.to(tl.int64)[None, :] * C + cols[:, None],
+                      mask=in_c[:, None] & in_h[None, :], other=0)  # [CP, BLOCK_H] = W1[h, c]^T
+        b1 = tl.load(b1_ptr + hs, mask=in_h, other=0).to(COMPUTE)
+        h = tl.maximum(tl.dot(y, w1t, input_precision=PRECISION, out_dtype=COMPUTE) + b1[None, :], 0).to(dtype)
+        if SAVE_H:
+            tl.store(h_ptr + rows.to(tl.int64)[:, None] * H + hs[None, :], h, mask=in_r[:, None] & in_h[None, :])
+        w2t = tl.load(w2_ptr + cols[None, :] * H + hs.to(tl.int64)[:, None],
+                      mask=in_h[:, None] & in_c[None, :], other=0)  # [BLOCK_H, CP] = W2[c, h]^T
+        acc += tl.dot(h, w2t, input_precision=PRECISION, out_dtype=COMPUTE)
+    b2 = tl.load(b2_ptr + cols, mask=in_c, other=0).to(COMPUTE)
+    tl.store(out_ptr + offs, (acc + b2[None, :]).to(out_ptr.dtype.element_ty), mask=inside)
+
+
+@triton.jit
+def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_ptr, h_ptr,
+                                dx_ptr, y_ptr, dh_ptr, partial_ptr, M, H, eps,
+                                C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_H: tl.constexpr,
+                                COMPUTE: tl.constexpr, PRECISION: tl.constexpr):
+    rows, cols, in_r, in_c, inside, offs, xhat, rstd, weight, y = _transition_rows(
+        x_ptr, lnw_ptr, lnb_ptr, M, eps, C, CP, BLOCK_M, COMPUTE)
+    dtype = w1_ptr.dtype.element_ty
+    tl.store(y_ptr + offs, y.to(dtype), mask=inside)
+    dout = tl.load(dout_ptr + offs, mask=inside, other=0).to(dtype)
+    partial_ptr += tl.program_id(0).to(tl.int64) * (H + 3 * C)  # [dh sums (H), dgamma, dbeta, dout sums (C each)]
+    dy = tl.zeros((BLOCK_M, CP), dtype=COMPUTE)
+    for h0 in range(0, H, BLOCK_H):
+        hs = h0 + tl.arange(0, BLOCK_H)
+        in_h = hs < H
+        w2 = tl.load(w2_ptr + cols[:, None] * H + hs.to(tl.int64)[None, :],
+                     mask=in_c[:, None] & in_h[None, :], other=0)  # [CP, BLOCK_H] = W2[c, h]
+        h_offs = rows.to(tl.int64)[:, None] * H + hs[None, :]
+        h_in = in_r[:, None] & in_h[None, :]
+        h = tl.load(h_ptr + h_offs, mask=h_in, other=0)
+        dh = tl.dot(dout, w2, input_precision=PRECISION, out_dtype=COMPUTE).to(dtype)
+        dh = tl.where(h > 0, dh, 0)  # the ReLU's backward
+        tl.store(dh_ptr + h_offs, dh, mask=h_in)
+        tl.store(partial_ptr + hs, tl.sum(dh.to(COMPUTE), axis=0), mask=in_h)
+        w1 = tl.load(w1_ptr + hs.to(tl.int64)[:, None] * C + cols[None, :],
+                     mask=in_h[:, None] & in_c[None, :], other=0)  # [BLOCK_H, CP] = W1[h, c]
+        dy += tl.dot(dh, w1, input_precision=PRECISION, out_dtype=COMPUTE)
+    dy = dy.to(dtype).to(COMPUTE)  # F.linear's input gradient, in its dtype
+    # LayerNorm backward: dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight
+    g = dy * weight[None, :]
+    dx = rstd[:, None] * (g - (tl.sum(g, axis=1) / C)[:, None] - xhat * (tl.sum(g * xhat, axis=1) / C)[:, None])
+    tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=inside)
+    tl.store(partial_ptr + H + cols, tl.sum(dy * xhat, axis=0), mask=in_c)
+    tl.store(partial_ptr + H + C + cols, tl.sum(dy, axis=0), mask=in_c)
+    tl.store(partial_ptr + H + 2 * C + cols, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
+
+
+# (rows per program, hidden channels per step, warps) for each direction, by the
+# padded width CP; widths not listed take the entry of the nearest smaller one.
+TRANSITION_TILES = {"forward": {16: (64, 64, 4), 256: (64, 64, 8)},
+                    "backward": {16: (64, 64, 4), 256: (64, 64, 8)}}
+
+
+def _transition_launch(x: torch.Tensor, w1: torch.Tensor, direction: str) -> tuple:
+    """Grid and meta-parameters of one transition kernel."""
+    M, C = x.shape
+    cp = max(triton.next_power_of_2(C), 16)
+    tiles = TRANSITION_TILES[direction]
+    block_m, block_h, warps = tiles[max(k for k in tiles if k <= cp)]
+    return (triton.cdiv(M, block_m),), dict(
+        C=C, CP=cp, BLOCK_M=block_m, BLOCK_H=block_h, num_warps=warps,
+        COMPUTE=tl.float64 if w1.dtype == torch.float64 else tl.float32,
+        PRECISION="ieee" if w1.dtype in (torch.float32, torch.float64) else "tf32")
+
+
+def transition_forward(x, ln_weight, ln_bias, w1, b1, w2, b2, eps: float, out, h) -> None:
+    """out [M, C] and h [M, H] (h None: not stored) from x [M, C], the LayerNorm's
+    weight and bias [C], w1 [H, C], b1 [H], w2 [C, H], b2 [C] (all contiguous; w1, b1,
+    w2, b2, out and h of one dtype)."""
+    grid, args = _transition_launch(x, w1, "forward")
+    _transition_forward_kernel[grid](x, ln_weight, ln_bias, w1, b1, w2, b2, out, out if h is None else h,
+                                     x.shape[0], w1.shape[0], eps, SAVE_H=h is not None, **args)
+
+
+def transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, eps: float, dx, y, dh) -> torch.Tensor:
+    """Write dx [M, C], y = LayerNorm(x) [M, C] and dh [M, H] (the gradient of h W2^T's
+    input, ReLU applied); return per-program sums [programs, H + 3C] in float32
+    (float64 for float64): of dh, dy * xhat, dy and dout over each program's rows."""
+    grid, args = _transition_launch(x, w1, "backward")
+    H, C = w1.shape
+    partial = torch.empty(grid[0], H + 3 * C, device=x.device,
+                          dtype=torch.float64 if w1.dtype == torch.float64 else torch.float32)
+    _transition_backward_kernel[grid](dout, x, ln_weight, ln_bias, w1, w2, h, dx, y, dh, partial,
+                                      x.shape[0], H, eps, **args)
+    return partial

@@ -539,6 +539,7 @@ class Transition(nn.Module):
     """
 
     chunk_size: Optional[int] = None
+    triton_kernels = False  # the whole MLP as one kernel each way (torch.ops.tinyopenfold.transition), on a GPU
 
     def __init__(self, c: int, c_hidden: int, eps: float):
         super().__init__()
@@ -551,7 +552,21 @@ class Transition(nn.Module):
         return chunked(self._mlp, self.chunk_size, [(x, -3)])
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
+        if self.triton_kernels and (x.device.type != "cpu" or TRITON_ON_CPU):
+            return self._mlp_kernels(x)
         return self.linear_2(torch.relu(self.linear_1(self.layer_norm(x))))
+
+    def _mlp_kernels(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function through the hand-written kernels (--triton-kernels). The
+        weights and biases are cast to autocast's dtype here, as F.linear would cast
+        them; the LayerNorm's statistics and affine map stay in x's precision."""
+        ln, l1, l2 = self.layer_norm, self.linear_1, self.linear_2
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        save_h = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *self.parameters()))
+        out, _ = torch.ops.tinyopenfold.transition(
+            x.reshape(-1, x.shape[-1]), ln.weight, ln.bias, l1.weight.to(dtype), l1.bias.to(dtype),
+            l2.weight.to(dtype), l2.bias.to(dtype), ln.eps, save_h)
+        return out.view(x.shape)  # [*, C] in the products' dtype, as linear_2 returns it
 
 
 # =============================================================================
@@ -890,6 +905,97 @@ def _register_outer_product_mean() -> None:
 _register_outer_product_mean()
 
 
+# Alg. 9 and 15, the transitions: LayerNorm, Linear(C -> H), ReLU, Linear(H -> C) as
+# one forward kernel per block of rows and one backward kernel plus the two weight
+# gradients' GEMMs (tiny_openfold_kernels.transition_forward / _backward). The
+# operator takes the weights already in the products' dtype (autocast's, as F.linear
+# would cast them), so the cast and its gradient stay ordinary autograd.
+
+def _transition_shapes(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> Tuple[int, int, int]:
+    """(M, C, H) for x [M, C], w1 [H, C], w2 [C, H]."""
+    M, C = x.shape
+    H = w1.shape[0]
+    torch._check(tuple(w1.shape) == (H, C) and tuple(w2.shape) == (C, H) and w1.dtype == w2.dtype,
+                 lambda: f"transition: x {tuple(x.shape)}, w1 {tuple(w1.shape)} {w1.dtype}, "
+                         f"w2 {tuple(w2.shape)} {w2.dtype} (need [M, C], [H, C], [C, H] of one dtype)")
+    return M, C, H
+
+
+def _transition(x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor, w1: torch.Tensor,
+                b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor, eps: float,
+                save_h: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(out [M, C], h [M, H]) in w1's dtype: out = relu(LayerNorm(x) w1^T + b1) w2^T + b2 and
+    its hidden activations h, which backward reads (an empty [0, H] when not save_h)."""
+    import tiny_openfold_kernels
+    M, C, H = _transition_shapes(x, w1, w2)
+    out = x.new_empty((M, C), dtype=w1.dtype)
+    h = x.new_empty((M if save_h else 0, H), dtype=w1.dtype)
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        tiny_openfold_kernels.transition_forward(
+            x.contiguous(), ln_weight.contiguous(), ln_bias.contiguous(), w1.contiguous(),
+            b1.to(w1.dtype).contiguous(), w2.contiguous(), b2.to(w1.dtype).contiguous(), eps, out,
+            h if save_h else None)
+    return out, h
+
+
+def _transition_fake(x, ln_weight, ln_bias, w1, b1, w2, b2, eps, save_h):
+    M, C, H = _transition_shapes(x, w1, w2)
+    return x.new_empty((M, C), dtype=w1.dtype), x.new_empty((M if save_h else 0, H), dtype=w1.dtype)
+
+
+def _transition_backward(dout: torch.Tensor, x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor,
+                         w1: torch.Tensor, w2: torch.Tensor, h: torch.Tensor, eps: float) -> List[torch.Tensor]:
+    """[dx, dw1, dw2, sums]: dx in x's dtype, dw1 = dh^T y and dw2 = dout^T h as cuBLAS products
+    in w1's dtype, and sums [H + 3C] (float32; float64 for float64), the gradients of b1,
+    the LayerNorm's weight and bias, and b2, one after another (_transition_grad splits them)."""
+    import tiny_openfold_kernels
+    M, C, H = _transition_shapes(x, w1, w2)
+    x, dout = x.contiguous(), dout.to(w1.dtype).contiguous()
+    dx, y, dh = torch.empty_like(x), x.new_empty((M, C), dtype=w1.dtype), torch.empty_like(h)
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        partial = tiny_openfold_kernels.transition_backward(
+            dout, x, ln_weight.contiguous(), ln_bias.contiguous(), w1.contiguous(), w2.contiguous(),
+            h.contiguous(), eps, dx, y, dh)
+    return [dx, dh.t() @ y, dout.t() @ h, partial.sum(0)]  # the programs' partial sums, added up
+
+
+def _transition_backward_fake(dout, x, ln_weight, ln_bias, w1, w2, h, eps):
+    M, C, H = _transition_shapes(x, w1, w2)
+    sums_dtype = torch.float64 if w1.dtype == torch.float64 else torch.float32
+    return [torch.empty_like(x), torch.empty_like(w1), torch.empty_like(w2), x.new_empty(H + 3 * C, dtype=sums_dtype)]
+
+
+def _transition_setup(ctx, inputs, output):
+    x, ln_weight, ln_bias, w1, b1, w2, b2, eps, save_h = inputs
+    ctx.save_for_backward(x, ln_weight, ln_bias, w1, w2, output[1])
+    ctx.eps, ctx.save_h, ctx.b_dtypes = eps, save_h, (b1.dtype, b2.dtype)
+
+
+def _transition_grad(ctx, dout, dh_unused):
+    x, ln_weight, ln_bias, w1, w2, h = ctx.saved_tensors
+    torch._check(ctx.save_h, lambda: "transition: backward needs save_h=True in the forward call")
+    dx, dw1, dw2, sums = torch.ops.tinyopenfold.transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, ctx.eps)
+    C, H = x.shape[1], w1.shape[0]
+    d_b1, d_ln_weight, d_ln_bias, d_b2 = sums.split((H, C, C, C))
+    # each bias gradient rounded to the products' dtype, as F.linear's would be
+    return (dx, d_ln_weight.to(ln_weight.dtype), d_ln_bias.to(ln_bias.dtype), dw1,
+            d_b1.to(w1.dtype).to(ctx.b_dtypes[0]), dw2, d_b2.to(w1.dtype).to(ctx.b_dtypes[1]), None, None)
+
+
+def _register_transition() -> None:
+    """torch.ops.tinyopenfold.transition and its backward, once per process."""
+    if hasattr(torch.ops.tinyopenfold, "transition"):
+        return
+    op = torch.library.custom_op("tinyopenfold::transition", _transition, mutates_args=())
+    op.register_fake(_transition_fake)
+    op.register_autograd(_transition_grad, setup_context=_transition_setup)
+    grad_op = torch.library.custom_op("tinyopenfold::transition_backward", _transition_backward, mutates_args=())
+    grad_op.register_fake(_transition_backward_fake)
+
+
+_register_transition()
+
+
 class TriangleMultiplicationOutgoing(nn.Module):
     """Jumper et al. 2021, Suppl. Alg. 11 "TriangleMultiplicationOutgoing".
 
@@ -1183,7 +1289,7 @@ class TinyOpenFold(nn.Module):
                 module.attention = attention
             if isinstance(module, (GatedAttention, OuterProductMean, TriangleMultiplicationOutgoing)):
                 module.fuse_projections = bool(fuse_projections)
-            if isinstance(module, (TriangleMultiplicationOutgoing, OuterProductMean)):
+            if isinstance(module, (TriangleMultiplicationOutgoing, OuterProductMean, Transition)):
                 module.triton_kernels = bool(triton_kernels)
         return self
 

@@ -159,6 +159,71 @@ def test_opm_operator_passes_torch_opcheck(kernels):
     torch.library.opcheck(torch.ops.tinyopenfold.outer_product_mean.default, (a, b, inv))
 
 
+def transition_case(lead, c, hidden, dtype=torch.float64, device="cpu", seed=0, scale=0.3):
+    """A Transition (Alg. 9/15) whose parameters are all random (the PyTorch init zeroes the
+    last layer), an input [*lead, c] and a gradient for its output."""
+    torch.manual_seed(seed)
+    module = tof.Transition(c, hidden, 1e-5).to(device, torch.float64)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, scale)
+        module.layer_norm.weight.add_(1.0)
+    x = (torch.randn(*lead, c, dtype=torch.float64) * 2 + 0.5).to(device)
+    grad = torch.randn(*lead, c, dtype=torch.float64).to(device)
+    return module.to(dtype), x.to(dtype).requires_grad_(), grad
+
+
+def compare_transition(module, x, grad, tol, grad_tol=None, autocast=False):
+    """Transition._mlp through the kernels against its PyTorch code (the same module):
+    the output and the gradients of x and of every parameter, each relative to its scale."""
+    results = []
+    for kernels_on in (False, True):
+        module.triton_kernels = kernels_on
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = module._mlp(x)
+        results.append((out, torch.autograd.grad((out.double() * grad).sum(), (x, *module.parameters()))))
+    module.triton_kernels = False
+    (want, want_grads), (got, got_grads) = results
+    assert got.shape == want.shape and got.dtype == want.dtype
+    names = ["out", "dx"] + [n for n, _ in module.named_parameters()]
+    for name, a, b in zip(names, (got, *got_grads), (want, *want_grads)):
+        assert a.dtype == b.dtype, name
+        err = (a.double() - b.double()).abs().max().item()
+        limit = (tol if name == "out" else grad_tol or tol) * max(b.double().abs().max().item(), 1e-30)
+        assert err <= limit, f"{name}: max error {err:.3g} (limit {limit:.3g})"
+
+
+@on_cpu
+@pytest.mark.parametrize("lead, c, hidden", [((2, 35), 24, 40), ((64,), 16, 64), ((3, 50), 64, 256)],
+                         ids=["odd-widths-two-row-blocks", "one-tile", "msa-preset-widths"])
+def test_transition_kernels_match_pytorch(kernels, lead, c, hidden):
+    """float64: C = 24 padded to 32 inside a tile, H = 40 in a full and a masked step of 64,
+    70 rows in a full and a partial block; 150 rows at the MSA transition's widths."""
+    compare_transition(*transition_case(lead, c, hidden), tol=1e-12)
+
+
+@on_cpu
+def test_transition_reads_a_strided_input_and_skips_h_without_grad(kernels):
+    """x as --chunk-size hands it over (a narrowed, non-contiguous view), and under no_grad
+    the forward stores no hidden activations and returns the same output."""
+    module, x, grad = transition_case((4, 6, 5), 24, 40)
+    compare_transition(module, x[:, 1:4], grad[:, 1:4], tol=1e-12)
+    ln, l1, l2 = module.layer_norm, module.linear_1, module.linear_2
+    args = (x.detach().reshape(-1, 24), ln.weight, ln.bias, l1.weight, l1.bias, l2.weight, l2.bias, ln.eps)
+    with torch.no_grad():
+        out, h = torch.ops.tinyopenfold.transition(*args, False)
+        want = module._mlp(x).reshape(-1, 24)
+    assert h.shape == (0, 40) and torch.allclose(out, want, atol=1e-12, rtol=0)
+
+
+@on_cpu
+def test_transition_operator_passes_torch_opcheck(kernels):
+    module, x, _ = transition_case((2, 35), 24, 40)
+    ln, l1, l2 = module.layer_norm, module.linear_1, module.linear_2
+    torch.library.opcheck(torch.ops.tinyopenfold.transition.default,
+                          (x.reshape(-1, 24), ln.weight, ln.bias, l1.weight, l1.bias, l2.weight, l2.bias, ln.eps, True))
+
+
 @on_cpu
 @pytest.mark.parametrize("paths", [dict(triton_kernels=True),
                                    dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
@@ -169,17 +234,29 @@ def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths
     padding and a masked MSA entry (test_fast_paths' inputs); the kernels ran, once
     each way per triangle multiplication (2 per block), and forward per outer-product
     mean (1 per block, or one per chunk of rows)."""
-    calls = {"forward": 0, "backward": 0, "opm_forward": 0}
+    calls = {"forward": 0, "backward": 0, "opm_forward": 0, "transition_forward": 0, "transition_backward": 0}
     for name in ("forward", "backward"):
         monkeypatch.setattr(kernels, f"gating_{name}", counted(calls, name, getattr(kernels, f"gating_{name}")))
-    monkeypatch.setattr(kernels, "opm_forward", counted(calls, "opm_forward", kernels.opm_forward))
+    for name in ("opm_forward", "transition_forward", "transition_backward"):
+        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
     recomputed = 2 if paths.get("checkpoint_blocks") else 1  # block checkpointing runs the forward again
-    chunks = -(-ARGS[0].shape[-1] // paths["chunk_size"]) if paths.get("chunk_size") else 1  # OPM rows i per chunk
-    opm_runs = recomputed + (chunks > 1)  # each chunk is checkpointed too (chunked()): once more in backward
+
+    def chunks(length):  # rows per chunk of --chunk-size
+        return -(-length // paths["chunk_size"]) if paths.get("chunk_size") else 1
+
+    def runs(length):  # forward calls of a chunked module: a chunk is checkpointed too (chunked())
+        return chunks(length) * (recomputed + (chunks(length) > 1))
+
+    B, S, N = ARGS[0].shape  # the OPM chunks residues i, the transitions MSA rows (Alg. 9) and residues i (Alg. 15)
     blocks = CFG.n_evoformer_blocks
-    assert calls == {"forward": 2 * blocks * recomputed, "backward": 2 * blocks,
-                     "opm_forward": blocks * chunks * opm_runs}
+    # A block's recomputation stops once it has what backward needs (torch.utils.checkpoint's
+    # early stop): the last chunk of its last module, the pair transition, is left to that
+    # chunk's own checkpoint, so it runs once less.
+    early_stop = blocks if paths.get("checkpoint_blocks") and chunks(N) > 1 else 0
+    assert calls == {"forward": 2 * blocks * recomputed, "backward": 2 * blocks, "opm_forward": blocks * runs(N),
+                     "transition_forward": blocks * (runs(S) + runs(N)) - early_stop,
+                     "transition_backward": blocks * (chunks(S) + chunks(N))}
 
 
 @on_cpu
@@ -242,6 +319,20 @@ def test_gpu_gating_kernels_match_pytorch(dtype, tol, c, batch, n):
                          ids=["small-preset", "odd"])
 def test_gpu_opm_operator_matches_the_einsum(dtype, tol, lead, s, i, j, c, d):
     compare_opm(*opm_case(lead, s, i, j, c, d, dtype=dtype, device="cuda"), tol=tol)
+
+
+@gpu
+@pytest.mark.parametrize("dtype, autocast, tol, grad_tol", [(torch.float32, False, 1e-5, 1e-5),
+                                                            (torch.float32, True, 2e-2, 5e-2)],
+                         ids=["fp32", "bf16-autocast"])
+@pytest.mark.parametrize("lead, c, hidden", [((4, 64, 64), 128, 512), ((4, 16, 64), 64, 256),
+                                             ((2, 128, 128), 256, 1024), ((3, 37, 37), 20, 52)],
+                         ids=["pair-small", "msa-small", "pair-medium", "odd"])
+def test_gpu_transition_kernels_match_pytorch(dtype, autocast, tol, grad_tol, lead, c, hidden):
+    """The compiled kernels against the module's PyTorch code, in float32 and under bf16
+    autocast (both sides round to bf16, in different places)."""
+    compare_transition(*transition_case(lead, c, hidden, dtype=dtype, device="cuda"), tol=tol, grad_tol=grad_tol,
+                       autocast=autocast)
 
 
 @gpu
