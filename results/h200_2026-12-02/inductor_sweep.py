@@ -27,7 +27,8 @@ of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix produ
 nopad the fused projections without their padding to a multiple of 8 outputs (unpadded_project),
 mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
-without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), and
+without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), notrans
+--triton-kernels without its transition kernels (Alg. 9/15 as before the twenty-second session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
@@ -224,6 +225,9 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "noopm":  # configure() may set the flag; this property ignores it
             t.OuterProductMean.triton_kernels = property(lambda self: False, lambda self, value: None)
+            continue
+        if o == "notrans":  # --triton-kernels without its transition kernels (Alg. 9/15 compiled from PyTorch code)
+            t.Transition.triton_kernels = property(lambda self: False, lambda self, value: None)
             continue
         if o == "blaslt":  # cuBLASLt for every matrix product (aten's default picks cuBLAS for most)
             torch.backends.cuda.preferred_blas_library("cublaslt")
