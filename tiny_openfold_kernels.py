@@ -6,8 +6,9 @@ CUDA and ROCm GPUs; with TRITON_INTERPRET=1 set before Triton is imported,
 Triton's interpreter runs them on the CPU (how tests/test_triton_kernels.py
 checks them against the PyTorch code in float64).
 
-Two operations have kernels: the triangle multiplications' gated projections
-(below) and the outer-product mean's forward (at the end of the file).
+Three operations have kernels: the triangle multiplications' gated projections
+(below), the outer-product mean's forward and the transitions (at the end of
+the file).
 
 The triangle multiplications' gated projections (Suppl. Alg. 11/12, line 2):
 

@@ -1269,8 +1269,9 @@ class TinyOpenFold(nn.Module):
         attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
         as one matrix product each (see project(), project_channels_first()).
         triton_kernels: hand-written Triton kernels where there is one: the gated
-        projections of the triangle multiplications (triangle_gating) and the
-        outer-product mean's product and division (outer_product_mean, forward)."""
+        projections of the triangle multiplications (triangle_gating), the
+        outer-product mean's product and division (outer_product_mean, forward) and
+        the transitions, Alg. 9 and 15 (transition, forward and backward)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
@@ -1893,7 +1894,7 @@ class TrainConfig:
     cuda_graphs: bool = False  # capture the whole step (forward to AdamW) once, replay it
     flat_optimizer: bool = False  # clipping and AdamW over one flat buffer of all parameters (FlatAdamW)
     cast_once: bool = False  # nn.Linear parameters cast to the autocast dtype once a step (CastOnce), not per use
-    triton_kernels: bool = False  # hand-written Triton kernels (triangle multiplications' gating, OPM forward)
+    triton_kernels: bool = False  # hand-written Triton kernels (triangle gating, OPM forward, transitions)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
 
     def model_paths(self) -> dict:
@@ -3949,7 +3950,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
                         "product once and also sums the bias gradient; the outer-product mean's product and "
-                        "division (Alg. 10 lines 3-4) as one forward kernel that writes linear_out's layout")
+                        "division (Alg. 10 lines 3-4) as one forward kernel that writes linear_out's layout; "
+                        "the transitions (Alg. 9, 15: LayerNorm, both products, ReLU) as one kernel each way")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
