@@ -311,10 +311,11 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
     tl.store(partial_ptr + H + 2 * C + cols, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
 
 
-# (rows per program, hidden channels per step, warps) for each direction, by the
-# padded width CP; widths not listed take the entry of the nearest smaller one.
-TRANSITION_TILES = {"forward": {16: (64, 64, 4), 256: (64, 64, 8)},
-                    "backward": {16: (64, 64, 4), 256: (64, 64, 8)}}
+# (rows per program, hidden channels per step, warps, pipeline stages) for each
+# direction, by the padded width CP; widths not listed take the entry of the nearest
+# smaller one. At CP = 256 each stage holds 64 KiB of weight tiles (bf16), so two.
+TRANSITION_TILES = {"forward": {16: (64, 64, 4, 3), 256: (64, 64, 8, 2)},
+                    "backward": {16: (64, 64, 4, 3), 256: (64, 64, 8, 2)}}
 
 
 def _transition_launch(x: torch.Tensor, w1: torch.Tensor, direction: str) -> tuple:
@@ -322,9 +323,9 @@ def _transition_launch(x: torch.Tensor, w1: torch.Tensor, direction: str) -> tup
     M, C = x.shape
     cp = max(triton.next_power_of_2(C), 16)
     tiles = TRANSITION_TILES[direction]
-    block_m, block_h, warps = tiles[max(k for k in tiles if k <= cp)]
+    block_m, block_h, warps, stages = tiles[max(k for k in tiles if k <= cp)]
     return (triton.cdiv(M, block_m),), dict(
-        C=C, CP=cp, BLOCK_M=block_m, BLOCK_H=block_h, num_warps=warps,
+        C=C, CP=cp, BLOCK_M=block_m, BLOCK_H=block_h, num_warps=warps, num_stages=stages,
         COMPUTE=tl.float64 if w1.dtype == torch.float64 else tl.float32,
         PRECISION="ieee" if w1.dtype in (torch.float32, torch.float64) else "tf32")
 
