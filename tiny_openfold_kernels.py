@@ -313,9 +313,13 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
 
 # (rows per program, hidden channels per step, warps, pipeline stages) for each
 # direction, by the padded width CP; widths not listed take the entry of the nearest
-# smaller one. At CP = 256 each stage holds 64 KiB of weight tiles (bf16), so two.
-TRANSITION_TILES = {"forward": {16: (64, 64, 4, 3), 256: (64, 64, 8, 2)},
-                    "backward": {16: (64, 64, 4, 3), 256: (64, 64, 8, 2)}}
+# smaller one. The fastest of seven tiles for forward + backward at each width on an
+# H100, bf16 (results/h100_2026-12-06b, transition_bench.py): C = 64 (MSA, small),
+# 128 (pair, small; MSA, medium) and 256 (pair, medium; slower than the compiled
+# PyTorch code at every tile, so the script keeps that code there). float32 tiles
+# need twice the shared memory: at most 64 x 32, one stage fewer (one at CP = 256).
+TRANSITION_TILES = {"forward": {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)},
+                    "backward": {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)}}
 
 
 def _transition_launch(x: torch.Tensor, w1: torch.Tensor, direction: str) -> tuple:
@@ -324,6 +328,8 @@ def _transition_launch(x: torch.Tensor, w1: torch.Tensor, direction: str) -> tup
     cp = max(triton.next_power_of_2(C), 16)
     tiles = TRANSITION_TILES[direction]
     block_m, block_h, warps, stages = tiles[max(k for k in tiles if k <= cp)]
+    if w1.element_size() > 2:  # float32: tiles of twice the bytes in the same shared memory
+        block_m, block_h, stages = min(block_m, 64), min(block_h, 32), 1 if cp >= 256 else max(1, stages - 1)
     return (triton.cdiv(M, block_m),), dict(
         C=C, CP=cp, BLOCK_M=block_m, BLOCK_H=block_h, num_warps=warps, num_stages=stages,
         COMPUTE=tl.float64 if w1.dtype == torch.float64 else tl.float32,

@@ -321,18 +321,62 @@ def test_gpu_opm_operator_matches_the_einsum(dtype, tol, lead, s, i, j, c, d):
     compare_opm(*opm_case(lead, s, i, j, c, d, dtype=dtype, device="cuda"), tol=tol)
 
 
+def transition_errors(module, x, grad, truth, kernels_on, autocast):
+    """Each of the output's and the gradients' norm of the error against truth (float64),
+    relative to truth's norm, for one path of Transition._mlp."""
+    module.triton_kernels = kernels_on
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+        out = module._mlp(x)
+    got = (out, *torch.autograd.grad((out.double() * grad).sum(), (x, *module.parameters())))
+    module.triton_kernels = False
+    return [((a.double() - t).norm() / t.norm()).item() for a, t in zip(got, truth)]
+
+
 @gpu
-@pytest.mark.parametrize("dtype, autocast, tol, grad_tol", [(torch.float32, False, 1e-5, 1e-5),
-                                                            (torch.float32, True, 2e-2, 5e-2)],
+@pytest.mark.parametrize("dtype, autocast, floor", [(torch.float32, False, 1e-4), (torch.float32, True, 1e-3)],
                          ids=["fp32", "bf16-autocast"])
 @pytest.mark.parametrize("lead, c, hidden", [((4, 64, 64), 128, 512), ((4, 16, 64), 64, 256),
                                              ((2, 128, 128), 256, 1024), ((3, 37, 37), 20, 52)],
                          ids=["pair-small", "msa-small", "pair-medium", "odd"])
-def test_gpu_transition_kernels_match_pytorch(dtype, autocast, tol, grad_tol, lead, c, hidden):
-    """The compiled kernels against the module's PyTorch code, in float32 and under bf16
-    autocast (both sides round to bf16, in different places)."""
-    compare_transition(*transition_case(lead, c, hidden, dtype=dtype, device="cuda"), tol=tol, grad_tol=grad_tol,
-                       autocast=autocast)
+def test_gpu_transition_kernels_are_as_accurate_as_pytorch(dtype, autocast, floor, lead, c, hidden):
+    """The compiled kernels (the operator called directly, at every width) in float32 and
+    under bf16 autocast, and the module's PyTorch code in the same precision, each against
+    the float64 PyTorch code: the kernels' relative error (norm) at most twice PyTorch's
+    plus a floor. Norms, not maxima: where a pre-activation lies within rounding of zero
+    the two paths may take different sides of the ReLU, which moves a few gradient values
+    of that row by a lot (0.2 of 57 in float32 at the pair-small shape) and is not a bug."""
+    module, x, grad = transition_case(lead, c, hidden, dtype=dtype, device="cuda")
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(tof, "TRANSITION_KERNEL_WIDTH", 1 << 30)  # the kernels at 256 channels too
+    try:
+        m64 = copy.deepcopy(module).double()
+        x64 = x.detach().double().requires_grad_()
+        out64 = m64._mlp(x64)
+        truth = (out64, *torch.autograd.grad((out64 * grad).sum(), (x64, *m64.parameters())))
+        pytorch = transition_errors(module, x, grad, truth, False, autocast)
+        kernels = transition_errors(module, x, grad, truth, True, autocast)
+    finally:
+        monkey.undo()
+    names = ["out", "dx"] + [n for n, _ in module.named_parameters()]
+    for name, k, p in zip(names, kernels, pytorch):
+        assert k <= 2 * p + floor, f"{name}: relative error {k:.3g}, PyTorch's {p:.3g}"
+
+
+@on_cpu
+def test_transition_kernels_stop_at_their_width(kernels, monkeypatch):
+    """Wider transitions than TRANSITION_KERNEL_WIDTH keep the PyTorch code (the kernels were
+    slower there on an H100); at the width they run."""
+    calls = {"transition_forward": 0}
+    monkeypatch.setattr(kernels, "transition_forward", counted(calls, "transition_forward",
+                                                               kernels.transition_forward))
+    module, x, _ = transition_case((2, 5), 24, 40)
+    module.triton_kernels = True
+    monkeypatch.setattr(tof, "TRANSITION_KERNEL_WIDTH", 16)
+    module._mlp(x)
+    assert calls["transition_forward"] == 0
+    monkeypatch.setattr(tof, "TRANSITION_KERNEL_WIDTH", 24)
+    module._mlp(x)
+    assert calls["transition_forward"] == 1
 
 
 @gpu
