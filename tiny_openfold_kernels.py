@@ -224,8 +224,8 @@ def opm_forward(a: torch.Tensor, b: torch.Tensor, inv: torch.Tensor, o: torch.Te
 #                        The two weight gradients, sums over all rows, are cuBLAS's.
 #
 # The products take y and h in the weights' dtype (bf16 under autocast), as
-# F.linear takes them there, and accumulate in float32 (float64 for float64); the
-# LayerNorm statistics are float32. Biases are rounded to the weights' dtype, and h,
+# F.linear takes them there, and accumulate in float32 (float64 for float64), as do
+# the LayerNorm statistics. Biases are rounded to the weights' dtype, and h,
 # dh and dy to it too, where the PyTorch path rounds them. C is padded to a power of
 # 2 (masked), H is read BLOCK_H at a time (masked at its end); offsets are 64-bit.
 
