@@ -311,23 +311,21 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
     tl.store(partial_ptr + H + 2 * C + cols, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
 
 
-# (rows per program, hidden channels per step, warps, pipeline stages) for each
-# direction, by the padded width CP; widths not listed take the entry of the nearest
-# smaller one. The fastest of seven tiles for forward + backward at each width on an
+# (rows per program, hidden channels per step, warps, pipeline stages), forward and
+# backward alike, by the padded width CP; widths not listed take the entry of the
+# nearest smaller one. The fastest of seven tiles for forward + backward at each width on an
 # H100, bf16 (results/h100_2026-12-06b, transition_bench.py): C = 64 (MSA, small),
 # 128 (pair, small; MSA, medium) and 256 (pair, medium; slower than the compiled
 # PyTorch code at every tile, so the script keeps that code there). float32 tiles
 # need twice the shared memory: at most 64 x 32, one stage fewer (one at CP = 256).
-TRANSITION_TILES = {"forward": {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)},
-                    "backward": {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)}}
+TRANSITION_TILES = {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)}
 
 
-def _transition_launch(x: torch.Tensor, w1: torch.Tensor, direction: str) -> tuple:
-    """Grid and meta-parameters of one transition kernel."""
+def _transition_launch(x: torch.Tensor, w1: torch.Tensor) -> tuple:
+    """Grid and meta-parameters of the transition kernels."""
     M, C = x.shape
     cp = max(triton.next_power_of_2(C), 16)
-    tiles = TRANSITION_TILES[direction]
-    block_m, block_h, warps, stages = tiles[max(k for k in tiles if k <= cp)]
+    block_m, block_h, warps, stages = TRANSITION_TILES[max(k for k in TRANSITION_TILES if k <= cp)]
     if w1.element_size() > 2:  # float32: tiles of twice the bytes in the same shared memory
         block_m, block_h, stages = min(block_m, 64), min(block_h, 32), 1 if cp >= 256 else max(1, stages - 1)
     return (triton.cdiv(M, block_m),), dict(
@@ -340,7 +338,7 @@ def transition_forward(x, ln_weight, ln_bias, w1, b1, w2, b2, eps: float, out, h
     """out [M, C] and h [M, H] (h None: not stored) from x [M, C], the LayerNorm's
     weight and bias [C], w1 [H, C], b1 [H], w2 [C, H], b2 [C] (all contiguous; w1, b1,
     w2, b2, out and h of one dtype)."""
-    grid, args = _transition_launch(x, w1, "forward")
+    grid, args = _transition_launch(x, w1)
     _transition_forward_kernel[grid](x, ln_weight, ln_bias, w1, b1, w2, b2, out, out if h is None else h,
                                      x.shape[0], w1.shape[0], eps, SAVE_H=h is not None, **args)
 
@@ -349,7 +347,7 @@ def transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, eps: float, dx, 
     """Write dx [M, C], y = LayerNorm(x) [M, C] and dh [M, H] (the gradient of h W2^T's
     input, ReLU applied); return per-program sums [programs, H + 3C] in float32
     (float64 for float64): of dh, dy * xhat, dy and dout over each program's rows."""
-    grid, args = _transition_launch(x, w1, "backward")
+    grid, args = _transition_launch(x, w1)
     H, C = w1.shape
     partial = torch.empty(grid[0], H + 3 * C, device=x.device,
                           dtype=torch.float64 if w1.dtype == torch.float64 else torch.float32)

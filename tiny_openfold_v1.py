@@ -218,6 +218,12 @@ def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
+def products_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype matrix products on x run in: autocast's where it is on, else x's own
+    (what the hand-written kernels cast their inputs to, as F.linear or einsum would)."""
+    return torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+
+
 def mask_to_bias(mask: torch.Tensor) -> torch.Tensor:
     """[*, K] mask of 1 (real) / 0 (padding) -> additive logit bias 0 / -1e9."""
     return (1.0 - mask) * MASK_LOGIT
@@ -558,8 +564,7 @@ class Transition(nn.Module):
         return chunked(self._mlp, self.chunk_size, [(x, -3)])
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
-        kernels_here = x.device.type != "cpu" or TRITON_ON_CPU
-        if self.triton_kernels and kernels_here and x.shape[-1] <= TRANSITION_KERNEL_WIDTH:
+        if triton_acts_on(self.triton_kernels, x) and x.shape[-1] <= TRANSITION_KERNEL_WIDTH:
             return self._mlp_kernels(x)
         return self.linear_2(torch.relu(self.linear_1(self.layer_norm(x))))
 
@@ -568,7 +573,7 @@ class Transition(nn.Module):
         weights and biases are cast to autocast's dtype here, as F.linear would cast
         them; the LayerNorm's statistics and affine map stay in x's precision."""
         ln, l1, l2 = self.layer_norm, self.linear_1, self.linear_2
-        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        dtype = products_dtype(x)
         save_h = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *self.parameters()))
         out, _ = torch.ops.tinyopenfold.transition(
             x.reshape(-1, x.shape[-1]), ln.weight, ln.bias, l1.weight.to(dtype), l1.bias.to(dtype),
@@ -680,9 +685,8 @@ class OuterProductMean(nn.Module):
         # The division is kept in float32: the count can be ~1e3 and the sum large.
         count = torch.einsum("...si,...sj->...ij", at_least_fp32(mask_i.to(a.dtype)),
                              at_least_fp32(mask_j.to(a.dtype)))  # [*, N_res, N_res]
-        if self.triton_kernels and (a.device.type != "cpu" or TRITON_ON_CPU):
-            # a and b in autocast's dtype, as the einsum below would take them
-            dtype = torch.get_autocast_dtype(a.device.type) if torch.is_autocast_enabled(a.device.type) else a.dtype
+        if triton_acts_on(self.triton_kernels, a):
+            dtype = products_dtype(a)  # a and b as the einsum below would take them
             inv = 1 / (self.eps + at_least_fp32(count))
             mean = torch.ops.tinyopenfold.outer_product_mean(a.to(dtype), b.to(dtype), inv)
             return self.linear_out(mean)  # [*, i, j, c_z]
@@ -759,6 +763,12 @@ def triangle_product(a: torch.Tensor, b: torch.Tensor, outgoing: bool) -> torch.
 # this part: P, a and b are whole, as on the other paths.
 
 TRITON_ON_CPU = False  # the tests set this (with TRITON_INTERPRET=1) to run the kernels on the CPU
+
+
+def triton_acts_on(enabled: bool, x: torch.Tensor) -> bool:
+    """Whether a module's --triton-kernels flag (enabled) acts on x: on a GPU, and on a CPU
+    only if TRITON_ON_CPU (the tests)."""
+    return enabled and (x.device.type != "cpu" or TRITON_ON_CPU)
 
 
 def triton_kernels_available() -> Optional[str]:
@@ -1037,7 +1047,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
         # a and b are kept channels first, [*, c, N_res, N_res]: for each channel the
         # update is a plain matrix product over k (line 4), which is what a GPU runs.
         projections = (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p)
-        if self._triton(z):  # line 2 as P = W z^T, then one kernel (triangle_gating)
+        if triton_acts_on(self.triton_kernels, z):  # line 2 as P = W z^T, then one kernel (triangle_gating)
             weight, bias = concatenated_weights(projections)
             p = torch.matmul(weight, z.reshape(-1, z.shape[-1]).t())  # [4c, * N_res N_res]
             mask = pair_mask.expand(z.shape[:-1])  # one value per pair, as the kernel reads it
@@ -1053,17 +1063,13 @@ class TriangleMultiplicationOutgoing(nn.Module):
 
     def _combine(self, a: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Rows i of a (channels first) and of the gate logits g [*, i, N_res, c_z] -> rows i of the update."""
-        if fusing(a, self.fuse_projections) or self._triton(a):  # the same products; a backward that keeps layouts
+        if fusing(a, self.fuse_projections) or triton_acts_on(self.triton_kernels, a):  # the same products; a backward that keeps layouts
             x = triangle_product(a, b, self.outgoing).movedim(-3, -1)  # [*, i, N_res, c]
         elif self.outgoing:
             x = torch.einsum("...cik,...cjk->...ijc", a, b)  # Alg. 11 line 4: sum_k a_ik * b_jk
         else:
             x = torch.einsum("...cki,...ckj->...ijc", a, b)  # Alg. 12 line 4: sum_k a_ki * b_kj
         return torch.sigmoid(g) * self.linear_z(self.layer_norm_out(x))
-
-    def _triton(self, x: torch.Tensor) -> bool:
-        """Whether --triton-kernels acts on x: on a GPU, and on a CPU only if TRITON_ON_CPU (the tests)."""
-        return self.triton_kernels and (x.device.type != "cpu" or TRITON_ON_CPU)
 
 
 class TriangleMultiplicationIncoming(TriangleMultiplicationOutgoing):

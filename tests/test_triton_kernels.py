@@ -173,20 +173,26 @@ def transition_case(lead, c, hidden, dtype=torch.float64, device="cpu", seed=0, 
     return module.to(dtype), x.to(dtype).requires_grad_(), grad
 
 
+def transition_path(module, x, grad, kernels_on, autocast=False):
+    """(out, dx, and each parameter's gradient) of Transition._mlp on one path: the kernels
+    (kernels_on) or the PyTorch code, optionally under bf16 autocast."""
+    module.triton_kernels = kernels_on
+    try:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = module._mlp(x)
+        return (out, *torch.autograd.grad((out.double() * grad).sum(), (x, *module.parameters())))
+    finally:
+        module.triton_kernels = False
+
+
 def compare_transition(module, x, grad, tol, grad_tol=None, autocast=False):
     """Transition._mlp through the kernels against its PyTorch code (the same module):
     the output and the gradients of x and of every parameter, each relative to its scale."""
-    results = []
-    for kernels_on in (False, True):
-        module.triton_kernels = kernels_on
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = module._mlp(x)
-        results.append((out, torch.autograd.grad((out.double() * grad).sum(), (x, *module.parameters()))))
-    module.triton_kernels = False
-    (want, want_grads), (got, got_grads) = results
-    assert got.shape == want.shape and got.dtype == want.dtype
+    want = transition_path(module, x, grad, False, autocast)
+    got = transition_path(module, x, grad, True, autocast)
+    assert got[0].shape == want[0].shape and got[0].dtype == want[0].dtype
     names = ["out", "dx"] + [n for n, _ in module.named_parameters()]
-    for name, a, b in zip(names, (got, *got_grads), (want, *want_grads)):
+    for name, a, b in zip(names, got, want):
         assert a.dtype == b.dtype, name
         err = (a.double() - b.double()).abs().max().item()
         limit = (tol if name == "out" else grad_tol or tol) * max(b.double().abs().max().item(), 1e-30)
@@ -324,11 +330,7 @@ def test_gpu_opm_operator_matches_the_einsum(dtype, tol, lead, s, i, j, c, d):
 def transition_errors(module, x, grad, truth, kernels_on, autocast):
     """Each of the output's and the gradients' norm of the error against truth (float64),
     relative to truth's norm, for one path of Transition._mlp."""
-    module.triton_kernels = kernels_on
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-        out = module._mlp(x)
-    got = (out, *torch.autograd.grad((out.double() * grad).sum(), (x, *module.parameters())))
-    module.triton_kernels = False
+    got = transition_path(module, x, grad, kernels_on, autocast)
     return [((a.double() - t).norm() / t.norm()).item() for a, t in zip(got, truth)]
 
 
