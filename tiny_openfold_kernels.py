@@ -27,8 +27,9 @@ at 2.6x its memory time, and a copy into the GEMM's layout. Here:
     gating_backward: reads da, db, P, the biases and the mask once; writes dP in
                      P's own [4c, pairs] layout (the input of the weight-gradient
                      GEMM), and per program each channel's sum of dP over the
-                     program's pairs, [programs, 4c], which the caller adds up
-                     into the bias gradient (no atomics: the same sum every run).
+                     program's pairs, [programs, 4c] (partial_sums), which the
+                     caller adds up into the bias gradient (no atomics: the same
+                     sum every run).
 
 Each program owns BLOCK_C channels x BLOCK_R pairs of both a and b. Arithmetic
 is float32 (float64 for float64 inputs); results are stored in P's dtype.
@@ -43,6 +44,23 @@ import triton
 import triton.language as tl
 
 BLOCK_C, BLOCK_R = 16, 256  # channels x pairs per program (pairs are contiguous in P and in a, b)
+
+# The backward kernels write per-program sums (for the bias and LayerNorm-parameter
+# gradients), which the caller adds up over the programs with partial.sum(0). Stored
+# channels first, [K, programs], that sum reads contiguous memory: ATen's reduction
+# along the inner axis. Programs first, [programs, K], it reduces along the outer axis,
+# which took 6.6-8.3 us a call on an H100 (results/h100_2026-12-06b, call 3).
+PARTIALS_CHANNELS_FIRST = True
+
+
+def partial_sums(programs: int, k: int, like: torch.Tensor) -> torch.Tensor:
+    """An uninitialised [programs, k] buffer for per-program sums, float32 (float64 for
+    float64 `like`), laid out as PARTIALS_CHANNELS_FIRST says; kernels index it by its
+    strides."""
+    dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+    if PARTIALS_CHANNELS_FIRST:
+        return torch.empty(k, programs, device=like.device, dtype=dtype).t()
+    return torch.empty(programs, k, device=like.device, dtype=dtype)
 
 
 @triton.jit
@@ -85,7 +103,7 @@ def _forward_kernel(p_ptr, bias_ptr, mask_ptr, a_ptr, b_ptr, c, pairs, plane,
 
 @triton.jit
 def _backward_side(d_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
-                   row0, c, pairs, COMPUTE: tl.constexpr):
+                   row0, c, pairs, stride_k, COMPUTE: tl.constexpr):
     """One side (a or b) of the backward: its rows of dP, and each channel's sum of them over the pairs."""
     gate, value = _gated(p_ptr, bias_ptr, ch, r, offs_c, in_c, inside, row0, c, pairs, COMPUTE)
     d_out = tl.load(d_ptr + out, mask=inside, other=0).to(COMPUTE) * pair_mask
@@ -94,19 +112,19 @@ def _backward_side(d_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs
     d_value = d_out * s  # d(s v m)/dv = s m
     tl.store(dp_ptr + (row0 + ch) * pairs + r, d_gate.to(dp_ptr.dtype.element_ty), mask=inside)
     tl.store(dp_ptr + (row0 + c + ch) * pairs + r, d_value.to(dp_ptr.dtype.element_ty), mask=inside)
-    tl.store(partial_ptr + row0 + offs_c, tl.sum(d_gate, axis=1), mask=in_c)
-    tl.store(partial_ptr + row0 + c + offs_c, tl.sum(d_value, axis=1), mask=in_c)
+    tl.store(partial_ptr + (row0 + offs_c) * stride_k, tl.sum(d_gate, axis=1), mask=in_c)
+    tl.store(partial_ptr + (row0 + c + offs_c) * stride_k, tl.sum(d_value, axis=1), mask=in_c)
 
 
 @triton.jit
-def _backward_kernel(da_ptr, db_ptr, p_ptr, bias_ptr, mask_ptr, dp_ptr, partial_ptr, c, pairs, plane,
-                     BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
+def _backward_kernel(da_ptr, db_ptr, p_ptr, bias_ptr, mask_ptr, dp_ptr, partial_ptr, stride_p, stride_k, c, pairs,
+                     plane, BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr, COMPUTE: tl.constexpr):
     ch, r, offs_c, in_c, inside, pair_mask, out = _tile(mask_ptr, c, pairs, plane, BLOCK_C, BLOCK_R, COMPUTE)
-    partial_ptr += tl.program_id(0).to(tl.int64) * 4 * c  # this block of pairs' per-channel sums
+    partial_ptr += tl.program_id(0).to(tl.int64) * stride_p  # this block of pairs' per-channel sums
     _backward_side(da_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
-                   0, c, pairs, COMPUTE)
+                   0, c, pairs, stride_k, COMPUTE)
     _backward_side(db_ptr, p_ptr, bias_ptr, dp_ptr, partial_ptr, ch, r, out, offs_c, in_c, inside, pair_mask,
-                   2 * c, c, pairs, COMPUTE)
+                   2 * c, c, pairs, stride_k, COMPUTE)
 
 
 def _launch(p: torch.Tensor, mask: torch.Tensor) -> tuple:
@@ -128,12 +146,11 @@ def gating_forward(p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor, a: t
 def gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor,
                     dp: torch.Tensor) -> torch.Tensor:
     """Write dp [4c, pairs]; return each channel's sum of dp over each block of BLOCK_R
-    pairs, [blocks, 4c] in float32 (float64 for float64 p): their sum over the blocks
-    is the bias gradient."""
+    pairs, [blocks, 4c] (a view; see partial_sums) in float32 (float64 for float64 p):
+    their sum over the blocks is the bias gradient."""
     grid, args = _launch(p, mask)
-    partial = torch.empty(grid[0], p.shape[0], device=p.device,
-                          dtype=torch.float64 if p.dtype == torch.float64 else torch.float32)
-    _backward_kernel[grid](da, db, p, bias, mask, dp, partial, **args)
+    partial = partial_sums(grid[0], p.shape[0], p)
+    _backward_kernel[grid](da, db, p, bias, mask, dp, partial, *partial.stride(), **args)
     return partial
 
 
@@ -276,7 +293,7 @@ def _transition_forward_kernel(x_ptr, lnw_ptr, lnb_ptr, w1_ptr, b1_ptr, w2_ptr, 
 
 @triton.jit
 def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_ptr, h_ptr,
-                                dx_ptr, y_ptr, dh_ptr, partial_ptr, M, H, eps,
+                                dx_ptr, y_ptr, dh_ptr, partial_ptr, stride_p, stride_k, M, H, eps,
                                 C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_H: tl.constexpr,
                                 COMPUTE: tl.constexpr, PRECISION: tl.constexpr):
     rows, cols, in_r, in_c, inside, offs, xhat, rstd, weight, y = _transition_rows(
@@ -284,7 +301,7 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
     dtype = w1_ptr.dtype.element_ty
     tl.store(y_ptr + offs, y.to(dtype), mask=inside)
     dout = tl.load(dout_ptr + offs, mask=inside, other=0).to(dtype)
-    partial_ptr += tl.program_id(0).to(tl.int64) * (H + 3 * C)  # [dh sums (H), dgamma, dbeta, dout sums (C each)]
+    partial_ptr += tl.program_id(0).to(tl.int64) * stride_p  # [dh sums (H), dgamma, dbeta, dout sums (C each)]
     dy = tl.zeros((BLOCK_M, CP), dtype=COMPUTE)
     for h0 in range(0, H, BLOCK_H):
         hs = h0 + tl.arange(0, BLOCK_H)
@@ -297,7 +314,7 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
         dh = tl.dot(dout, w2, input_precision=PRECISION, out_dtype=COMPUTE).to(dtype)
         dh = tl.where(h > 0, dh, 0)  # the ReLU's backward
         tl.store(dh_ptr + h_offs, dh, mask=h_in)
-        tl.store(partial_ptr + hs, tl.sum(dh.to(COMPUTE), axis=0), mask=in_h)
+        tl.store(partial_ptr + hs * stride_k, tl.sum(dh.to(COMPUTE), axis=0), mask=in_h)
         w1 = tl.load(w1_ptr + hs.to(tl.int64)[:, None] * C + cols[None, :],
                      mask=in_h[:, None] & in_c[None, :], other=0)  # [BLOCK_H, CP] = W1[h, c]
         dy += tl.dot(dh, w1, input_precision=PRECISION, out_dtype=COMPUTE)
@@ -306,9 +323,9 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
     g = dy * weight[None, :]
     dx = rstd[:, None] * (g - (tl.sum(g, axis=1) / C)[:, None] - xhat * (tl.sum(g * xhat, axis=1) / C)[:, None])
     tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=inside)
-    tl.store(partial_ptr + H + cols, tl.sum(dy * xhat, axis=0), mask=in_c)
-    tl.store(partial_ptr + H + C + cols, tl.sum(dy, axis=0), mask=in_c)
-    tl.store(partial_ptr + H + 2 * C + cols, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
+    tl.store(partial_ptr + (H + cols) * stride_k, tl.sum(dy * xhat, axis=0), mask=in_c)
+    tl.store(partial_ptr + (H + C + cols) * stride_k, tl.sum(dy, axis=0), mask=in_c)
+    tl.store(partial_ptr + (H + 2 * C + cols) * stride_k, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
 
 
 # (rows per program, hidden channels per step, warps, pipeline stages), forward and
@@ -345,12 +362,12 @@ def transition_forward(x, ln_weight, ln_bias, w1, b1, w2, b2, eps: float, out, h
 
 def transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, eps: float, dx, y, dh) -> torch.Tensor:
     """Write dx [M, C], y = LayerNorm(x) [M, C] and dh [M, H] (the gradient of h W2^T's
-    input, ReLU applied); return per-program sums [programs, H + 3C] in float32
-    (float64 for float64): of dh, dy * xhat, dy and dout over each program's rows."""
+    input, ReLU applied); return per-program sums [programs, H + 3C] (a view; see
+    partial_sums) in float32 (float64 for float64): of dh, dy * xhat, dy and dout over
+    each program's rows."""
     grid, args = _transition_launch(x, w1)
     H, C = w1.shape
-    partial = torch.empty(grid[0], H + 3 * C, device=x.device,
-                          dtype=torch.float64 if w1.dtype == torch.float64 else torch.float32)
+    partial = partial_sums(grid[0], H + 3 * C, w1)
     _transition_backward_kernel[grid](dout, x, ln_weight, ln_bias, w1, w2, h, dx, y, dh, partial,
-                                      x.shape[0], H, eps, **args)
+                                      *partial.stride(), x.shape[0], H, eps, **args)
     return partial

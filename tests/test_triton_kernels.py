@@ -209,6 +209,24 @@ def test_transition_kernels_match_pytorch(kernels, lead, c, hidden):
 
 
 @on_cpu
+def test_per_program_sums_in_either_layout(kernels, monkeypatch):
+    """The backward kernels index their per-program sums by the buffer's strides: the
+    tests above run the default (channels first); programs first must give the same
+    gradients, and each buffer's [programs, K] view must hold the same sums."""
+    bufs = {}
+    for first in (True, False):
+        monkeypatch.setattr(kernels, "PARTIALS_CHANNELS_FIRST", first)
+        compare_gating(*gating_case(20, 3, 19), tol=1e-12)
+        compare_transition(*transition_case((2, 35), 24, 40), tol=1e-12)
+        p, bias, mask = gating_case(20, 3, 19)[:3]
+        dp = torch.empty_like(p, requires_grad=False)
+        da = torch.randn(3, 20, 19, 19, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        bufs[first] = kernels.gating_backward(da, da.flip(0).contiguous(), p.detach(), bias.detach(), mask, dp)
+    assert bufs[True].stride() == (1, bufs[True].shape[0]) and bufs[False].is_contiguous()
+    torch.testing.assert_close(bufs[True], bufs[False], rtol=0, atol=0)
+
+
+@on_cpu
 def test_transition_reads_a_strided_input_and_skips_h_without_grad(kernels):
     """x as --chunk-size hands it over (a narrowed, non-contiguous view), and under no_grad
     the forward stores no hidden activations and returns the same output."""

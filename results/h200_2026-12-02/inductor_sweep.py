@@ -9,7 +9,7 @@ until every process is ready (or DEADLINE_S seconds have passed), takes an
 exclusive lock, and alone on the GPU times 20 steps with CUDA events
 (tiny_openfold_v1.time_steps) and profiles 5 more (kernel count and kernel time
 per step, profile_kernels.kernel_table). OPTS is a "+"-joined list of Inductor
-settings: mix64, mix128 (triton.mix_order_reduction_split_size), nomix (no mix-order
+settings: mix32, mix64, mix128 (triton.mix_order_reduction_split_size), nomix (no mix-order
 reductions), pdl (triton.enable_pdl), combo (combo_kernels), autotune (max_autotune: Triton GEMM templates
 with fused epilogues, benchmarked against cuBLAS), coord (coordinate-descent
 tuning of Triton kernel configs), aggr (aggressive_fusion), nosplit (split_reductions off),
@@ -28,7 +28,9 @@ nopad the fused projections without their padding to a multiple of 8 outputs (un
 mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), notrans
---triton-kernels without its transition kernels (Alg. 9/15 as before the twenty-second session), and
+--triton-kernels without its transition kernels (Alg. 9/15 as before the twenty-second session), rowpartials
+the backward kernels' per-program sums stored programs first (PARTIALS_CHANNELS_FIRST off, as before the
+twenty-third session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
@@ -51,6 +53,7 @@ OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, 
            "coord": {"coordinate_descent_tuning": True},
            # LayerNorm backward as one "mix-order" kernel writes partial weight/bias gradients
            # of [rows / split, C] and finishes them with an aten sum(dim=0); split 16 by default
+           "mix32": {"triton.mix_order_reduction_split_size": 32},
            "mix64": {"triton.mix_order_reduction_split_size": 64},
            "mix128": {"triton.mix_order_reduction_split_size": 128},
            "nomix": {"triton.mix_order_reduction": False},
@@ -228,6 +231,10 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "notrans":  # --triton-kernels without its transition kernels (Alg. 9/15 compiled from PyTorch code)
             t.Transition.triton_kernels = property(lambda self: False, lambda self, value: None)
+            continue
+        if o == "rowpartials":  # --triton-kernels' per-program sums programs first, as before the 23rd session
+            import tiny_openfold_kernels
+            tiny_openfold_kernels.PARTIALS_CHANNELS_FIRST = False
             continue
         if o == "blaslt":  # cuBLASLt for every matrix product (aten's default picks cuBLAS for most)
             torch.backends.cuda.preferred_blas_library("cublaslt")
