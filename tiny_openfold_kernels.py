@@ -7,8 +7,9 @@ Triton's interpreter runs them on the CPU (how tests/test_triton_kernels.py
 checks them against the PyTorch code in float64).
 
 Three operations have kernels: the triangle multiplications' gated projections
-(below), the outer-product mean's forward and the transitions (at the end of
-the file).
+(below), the outer-product mean's forward and the transitions. A fourth, a
+LayerNorm and the projection after it (at the end of the file), is off in the
+script (LN_LINEAR_KERNELS) until it has been measured on a GPU.
 
 The triangle multiplications' gated projections (Suppl. Alg. 11/12, line 2):
 
@@ -318,14 +319,22 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
         w1 = tl.load(w1_ptr + hs.to(tl.int64)[:, None] * C + cols[None, :],
                      mask=in_h[:, None] & in_c[None, :], other=0)  # [BLOCK_H, CP] = W1[h, c]
         dy += tl.dot(dh, w1, input_precision=PRECISION, out_dtype=COMPUTE)
-    dy = dy.to(dtype).to(COMPUTE)  # F.linear's input gradient, in its dtype
-    # LayerNorm backward: dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight
+    _layer_norm_backward(dy.to(dtype).to(COMPUTE), xhat, rstd, weight, dx_ptr, offs, inside,
+                         partial_ptr + H * stride_k, cols, in_c, stride_k, C)
+    tl.store(partial_ptr + (H + 2 * C + cols) * stride_k, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
+
+
+@triton.jit
+def _layer_norm_backward(dy, xhat, rstd, weight, dx_ptr, offs, inside, partial_ptr, cols, in_c, stride_k,
+                         C: tl.constexpr):
+    """From dy [BLOCK_M, CP] (the gradient of y = LayerNorm(x), in COMPUTE) write dx and,
+    at partial_ptr, the program's sums of dy * xhat and dy (C each: the gradients of the
+    LayerNorm's weight and bias). dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight."""
     g = dy * weight[None, :]
     dx = rstd[:, None] * (g - (tl.sum(g, axis=1) / C)[:, None] - xhat * (tl.sum(g * xhat, axis=1) / C)[:, None])
     tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=inside)
-    tl.store(partial_ptr + (H + cols) * stride_k, tl.sum(dy * xhat, axis=0), mask=in_c)
-    tl.store(partial_ptr + (H + C + cols) * stride_k, tl.sum(dy, axis=0), mask=in_c)
-    tl.store(partial_ptr + (H + 2 * C + cols) * stride_k, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
+    tl.store(partial_ptr + cols * stride_k, tl.sum(dy * xhat, axis=0), mask=in_c)
+    tl.store(partial_ptr + (C + cols) * stride_k, tl.sum(dy, axis=0), mask=in_c)
 
 
 # (rows per program, hidden channels per step, warps, pipeline stages), forward and
@@ -338,17 +347,24 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
 TRANSITION_TILES = {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)}
 
 
-def _transition_launch(x: torch.Tensor, w1: torch.Tensor) -> tuple:
-    """Grid and meta-parameters of the transition kernels."""
+def _row_block_launch(x: torch.Tensor, w: torch.Tensor, tiles: dict, step_name: str) -> tuple:
+    """Grid and meta-parameters of kernels whose programs own blocks of x's rows (the
+    transitions', ln_linear's): the tile of `tiles` for x's padded width, with its
+    channel step passed as step_name."""
     M, C = x.shape
     cp = max(triton.next_power_of_2(C), 16)
-    block_m, block_h, warps, stages = TRANSITION_TILES[max(k for k in TRANSITION_TILES if k <= cp)]
-    if w1.element_size() > 2:  # float32: tiles of twice the bytes in the same shared memory
-        block_m, block_h, stages = min(block_m, 64), min(block_h, 32), 1 if cp >= 256 else max(1, stages - 1)
-    return (triton.cdiv(M, block_m),), dict(
-        C=C, CP=cp, BLOCK_M=block_m, BLOCK_H=block_h, num_warps=warps, num_stages=stages,
-        COMPUTE=tl.float64 if w1.dtype == torch.float64 else tl.float32,
-        PRECISION="ieee" if w1.dtype in (torch.float32, torch.float64) else "tf32")
+    block_m, block_n, warps, stages = tiles[max(k for k in tiles if k <= cp)]
+    if w.element_size() > 2:  # float32: tiles of twice the bytes in the same shared memory
+        block_m, block_n, stages = min(block_m, 64), min(block_n, 32), 1 if cp >= 256 else max(1, stages - 1)
+    return (triton.cdiv(M, block_m),), {
+        "C": C, "CP": cp, "BLOCK_M": block_m, step_name: block_n, "num_warps": warps, "num_stages": stages,
+        "COMPUTE": tl.float64 if w.dtype == torch.float64 else tl.float32,
+        "PRECISION": "ieee" if w.dtype in (torch.float32, torch.float64) else "tf32"}
+
+
+def _transition_launch(x: torch.Tensor, w1: torch.Tensor) -> tuple:
+    """Grid and meta-parameters of the transition kernels."""
+    return _row_block_launch(x, w1, TRANSITION_TILES, "BLOCK_H")
 
 
 def transition_forward(x, ln_weight, ln_bias, w1, b1, w2, b2, eps: float, out, h) -> None:
@@ -370,4 +386,95 @@ def transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, eps: float, dx, 
     partial = partial_sums(grid[0], H + 3 * C, w1)
     _transition_backward_kernel[grid](dout, x, ln_weight, ln_bias, w1, w2, h, dx, y, dh, partial,
                                       *partial.stride(), x.shape[0], H, eps, **args)
+    return partial
+
+
+# --- A LayerNorm and the projection after it (Alg. 7, 10, 13) ------------------
+#
+#     out = LayerNorm(x) W^T + b,   x [rows, C], W [N, C], out [rows, N]
+#
+# Compiled, this is a LayerNorm kernel that writes y = LayerNorm(x), a cuBLAS GEMM
+# that reads y back, and backward a GEMM for dy, a LayerNorm-backward kernel and
+# the sums for its weight and bias. Here, as in the transitions:
+#
+#   ln_linear_forward:  the LayerNorm in registers, then out for each block of
+#                       BLOCK_N output channels, bias added; y is not stored.
+#   ln_linear_backward: recomputes the LayerNorm, stores y (for W's gradient, a
+#                       cuBLAS GEMM over all rows), dy = dout W block by block,
+#                       the LayerNorm backward into dx, and per program the sums
+#                       of dout (b's gradient), dy * xhat and dy.
+#
+# Precision as in the transitions: y and the product in the weights' dtype,
+# accumulation and statistics in float32 (float64 for float64).
+
+@triton.jit
+def _ln_linear_forward_kernel(x_ptr, lnw_ptr, lnb_ptr, w_ptr, b_ptr, out_ptr, M, N, eps,
+                              C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                              COMPUTE: tl.constexpr, PRECISION: tl.constexpr, HAS_BIAS: tl.constexpr):
+    rows, cols, in_r, in_c, inside, offs, xhat, rstd, weight, y = _transition_rows(
+        x_ptr, lnw_ptr, lnb_ptr, M, eps, C, CP, BLOCK_M, COMPUTE)
+    y = y.to(w_ptr.dtype.element_ty)
+    for n0 in range(0, N, BLOCK_N):
+        ns = n0 + tl.arange(0, BLOCK_N)
+        in_n = ns < N
+        wt = tl.load(w_ptr + ns.to(tl.int64)[None, :] * C + cols[:, None],
+                     mask=in_c[:, None] & in_n[None, :], other=0)  # [CP, BLOCK_N] = W[n, c]^T
+        acc = tl.dot(y, wt, input_precision=PRECISION, out_dtype=COMPUTE)
+        if HAS_BIAS:
+            acc += tl.load(b_ptr + ns, mask=in_n, other=0).to(COMPUTE)[None, :]
+        tl.store(out_ptr + rows.to(tl.int64)[:, None] * N + ns[None, :], acc.to(out_ptr.dtype.element_ty),
+                 mask=in_r[:, None] & in_n[None, :])
+
+
+@triton.jit
+def _ln_linear_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w_ptr, dx_ptr, y_ptr, partial_ptr,
+                               stride_p, stride_k, M, N, eps,
+                               C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                               COMPUTE: tl.constexpr, PRECISION: tl.constexpr):
+    rows, cols, in_r, in_c, inside, offs, xhat, rstd, weight, y = _transition_rows(
+        x_ptr, lnw_ptr, lnb_ptr, M, eps, C, CP, BLOCK_M, COMPUTE)
+    dtype = w_ptr.dtype.element_ty
+    tl.store(y_ptr + offs, y.to(dtype), mask=inside)
+    partial_ptr += tl.program_id(0).to(tl.int64) * stride_p  # [dout sums (N), dgamma, dbeta (C each)]
+    dy = tl.zeros((BLOCK_M, CP), dtype=COMPUTE)
+    for n0 in range(0, N, BLOCK_N):
+        ns = n0 + tl.arange(0, BLOCK_N)
+        in_n = ns < N
+        d = tl.load(dout_ptr + rows.to(tl.int64)[:, None] * N + ns[None, :], mask=in_r[:, None] & in_n[None, :],
+                    other=0)  # [BLOCK_M, BLOCK_N]
+        tl.store(partial_ptr + ns * stride_k, tl.sum(d.to(COMPUTE), axis=0), mask=in_n)
+        w = tl.load(w_ptr + ns.to(tl.int64)[:, None] * C + cols[None, :],
+                    mask=in_n[:, None] & in_c[None, :], other=0)  # [BLOCK_N, CP] = W[n, c]
+        dy += tl.dot(d, w, input_precision=PRECISION, out_dtype=COMPUTE)
+    _layer_norm_backward(dy.to(dtype).to(COMPUTE), xhat, rstd, weight, dx_ptr, offs, inside,
+                         partial_ptr + N * stride_k, cols, in_c, stride_k, C)
+
+
+# (rows per program, output channels per step, warps, pipeline stages) by the padded
+# width CP, as TRANSITION_TILES. Not yet tuned on a GPU: the transitions' tiles at
+# the same widths.
+LN_LINEAR_TILES = {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)}
+
+
+def _ln_linear_launch(x: torch.Tensor, w: torch.Tensor) -> tuple:
+    """Grid and meta-parameters of the LayerNorm + Linear kernels."""
+    return _row_block_launch(x, w, LN_LINEAR_TILES, "BLOCK_N")
+
+
+def ln_linear_forward(x, ln_weight, ln_bias, w, b, eps: float, out) -> None:
+    """out [M, N] = LayerNorm(x) w^T + b from x [M, C], the LayerNorm's weight and bias
+    [C], w [N, C] and b [N] or None (all contiguous; w, b and out of one dtype)."""
+    grid, args = _ln_linear_launch(x, w)
+    _ln_linear_forward_kernel[grid](x, ln_weight, ln_bias, w, w if b is None else b, out, x.shape[0], w.shape[0],
+                                    eps, HAS_BIAS=b is not None, **args)
+
+
+def ln_linear_backward(dout, x, ln_weight, ln_bias, w, eps: float, dx, y) -> torch.Tensor:
+    """Write dx [M, C] and y = LayerNorm(x) [M, C] (w's dtype); return per-program sums
+    [programs, N + 2C] (a view; see partial_sums) of dout, dy * xhat and dy."""
+    grid, args = _ln_linear_launch(x, w)
+    N, C = w.shape
+    partial = partial_sums(grid[0], N + 2 * C, w)
+    _ln_linear_backward_kernel[grid](dout, x, ln_weight, ln_bias, w, dx, y, partial, *partial.stride(),
+                                     x.shape[0], N, eps, **args)
     return partial

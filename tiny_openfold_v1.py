@@ -241,8 +241,9 @@ def fusing(x: torch.Tensor, fused: bool) -> bool:
     return fused and (x.device.type != "cpu" or FUSE_PROJECTIONS_ON_CPU)
 
 
-def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
-    """The outputs of several nn.Linear layers that read the same x.
+def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Optional[nn.LayerNorm] = None,
+            kernels: bool = False) -> tuple:
+    """The outputs of several nn.Linear layers that read the same x (or norm(x)).
 
     fused=False: one matrix product per layer (the reference path).
     fused=True (--fuse-projections): the weights are concatenated along their
@@ -258,11 +259,23 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
     dropped: then each output row starts 16 bytes after the last in bf16, as
     cuBLAS's fast kernels need; a 4-wide product and its two gradient products
     otherwise run on slow unaligned ones (results/h200_2026-12-03b, call 5).
+
+    norm: a LayerNorm applied to x first. With fused projections and kernels
+    (--triton-kernels), where ln_linear_acts_on(x), the LayerNorm and the one
+    product run as torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
     """
+    widths = [layer.out_features for layer in layers]
+    if norm is not None and fusing(x, fused) and ln_linear_acts_on(kernels, x):
+        weight, bias = concatenated_weights(layers)
+        dtype = products_dtype(x)  # as F.linear would cast them under autocast
+        out = torch.ops.tinyopenfold.ln_linear(x.reshape(-1, x.shape[-1]), norm.weight, norm.bias, weight.to(dtype),
+                                               None if bias is None else bias.to(dtype), norm.eps)
+        return out.view(*x.shape[:-1], -1).split(widths, dim=-1)
+    if norm is not None:
+        x = norm(x)
     if not fusing(x, fused):
         return tuple(layer(x) for layer in layers)
     weight, bias = concatenated_weights(layers)
-    widths = [layer.out_features for layer in layers]
     pad = -sum(widths) % 8
     if pad:
         weight = torch.cat([weight, weight.new_zeros(pad, weight.shape[1])])
@@ -386,6 +399,7 @@ class GatedAttention(nn.Module):
     attention = "reference"  # or "sdpa" or "flex"
     chunk_size: Optional[int] = None  # rows (dim -3 of x) per chunk; None: all at once
     fuse_projections = False  # q, k, v and gate as one GEMM (see project())
+    triton_kernels = False  # with fuse_projections, a LayerNorm before it joined to that GEMM (project(norm=))
 
     def __init__(self, c_in: int, n_heads: int, c_hidden_total: int):
         super().__init__()
@@ -401,14 +415,19 @@ class GatedAttention(nn.Module):
         # [*, Q, H * c] -> [*, H, Q, c]
         return t.view(*t.shape[:-1], self.n_heads, self.head_dim).transpose(-2, -3)
 
-    def forward(self, x: torch.Tensor, biases: Sequence[torch.Tensor], key_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, biases: Sequence[torch.Tensor], key_mask: torch.Tensor,
+                norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
         """x [*, R, Q, c_in]: R independent rows, each attending along its own axis
         (queries and keys are the same Q = K positions); key_mask [*, R, K]; each
-        bias is shared by the rows and broadcasts to [*, 1, H, Q, K]."""
-        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=tuple(biases))
+        bias is shared by the rows and broadcasts to [*, 1, H, Q, K]. norm: the
+        caller's LayerNorm, applied to x first (inside, so that project() may join
+        it to the q/k/v/g product)."""
+        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=(norm, *biases))
 
-    def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
-        q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections)
+    def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, norm: Optional[nn.LayerNorm],
+                *biases: torch.Tensor) -> torch.Tensor:
+        q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections,
+                             norm=norm, kernels=self.triton_kernels)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
         if self.attention == "flex" and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
             o = self._flex(q, k, v, biases, key_mask)
@@ -606,10 +625,10 @@ class MSARowAttentionWithPairBias(nn.Module):
     @traced
     def forward(self, m: torch.Tensor, z: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], z [*, N_res, N_res, c_z], msa_mask [*, N_seq, N_res]."""
-        m = self.layer_norm_m(m)
-        b, = project(self.layer_norm_z(z), (self.linear_b,), self.attention.fuse_projections)  # [*, N_res, N_res, H]
+        b, = project(z, (self.linear_b,), self.attention.fuse_projections, norm=self.layer_norm_z,
+                     kernels=self.attention.triton_kernels)  # LayerNorm(z) W_b^T: [*, N_res, N_res, H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, N_res, N_res]
-        return self.attention(m, [b], msa_mask)
+        return self.attention(m, [b], msa_mask, norm=self.layer_norm_m)  # attends over LayerNorm(m)
 
 
 class MSAColumnAttention(nn.Module):
@@ -674,9 +693,9 @@ class OuterProductMean(nn.Module):
     @traced
     def forward(self, m: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], msa_mask [*, N_seq, N_res] -> [*, N_res, N_res, c_z]."""
-        m = self.layer_norm(m)
         mask = msa_mask.unsqueeze(-1).to(m.dtype)  # [*, N_seq, N_res, 1]
-        a, b = project(m, (self.linear_a, self.linear_b), self.fuse_projections)
+        a, b = project(m, (self.linear_a, self.linear_b), self.fuse_projections, norm=self.layer_norm,
+                       kernels=self.triton_kernels)  # from LayerNorm(m)
         a, b = a * mask, b * mask  # [*, N_seq, N_res, c] each
         return chunked(self._mean, self.chunk_size, [(a, -2), (msa_mask, -1)], shared=(b, msa_mask))
 
@@ -840,20 +859,23 @@ def _triangle_gating_grad(ctx, da, db):
     return dp, dbias, None
 
 
-def _register_triangle_gating() -> None:
-    """Register the two custom operators (torch.ops.tinyopenfold.*) once per process:
-    a second import of this file (as __main__ and by name) reuses the first's."""
-    if hasattr(torch.ops.tinyopenfold, "triangle_gating"):
+def register_operator(name: str, impl, fake, grad, setup, backward=None, backward_fake=None) -> None:
+    """torch.ops.tinyopenfold.<name> (impl; fake for shapes under torch.compile; grad
+    and setup for autograd) and, where given, the operator <name>_backward that grad
+    calls, so that torch.compile sees the backward as one operator too. Once per
+    process: a second import of this file (as __main__ and by name) reuses the first's."""
+    if hasattr(torch.ops.tinyopenfold, name):
         return
-    op = torch.library.custom_op("tinyopenfold::triangle_gating", _triangle_gating, mutates_args=())
-    op.register_fake(_triangle_gating_fake)
-    op.register_autograd(_triangle_gating_grad, setup_context=_triangle_gating_setup)
-    grad_op = torch.library.custom_op("tinyopenfold::triangle_gating_backward", _triangle_gating_backward,
-                                      mutates_args=())
-    grad_op.register_fake(_triangle_gating_backward_fake)
+    op = torch.library.custom_op(f"tinyopenfold::{name}", impl, mutates_args=())
+    op.register_fake(fake)
+    op.register_autograd(grad, setup_context=setup)
+    if backward is not None:
+        torch.library.custom_op(f"tinyopenfold::{name}_backward", backward, mutates_args=()).register_fake(
+            backward_fake)
 
 
-_register_triangle_gating()
+register_operator("triangle_gating", _triangle_gating, _triangle_gating_fake, _triangle_gating_grad,
+                  _triangle_gating_setup, _triangle_gating_backward, _triangle_gating_backward_fake)
 
 
 # Alg. 10 lines 3-4, the outer-product mean o_ij = sum_s a_si (x) b_sj / (eps + count_ij):
@@ -910,16 +932,8 @@ def _outer_product_mean_grad(ctx, g):
     return da.view(a.shape), db.view(b.shape), None
 
 
-def _register_outer_product_mean() -> None:
-    """torch.ops.tinyopenfold.outer_product_mean, once per process."""
-    if hasattr(torch.ops.tinyopenfold, "outer_product_mean"):
-        return
-    op = torch.library.custom_op("tinyopenfold::outer_product_mean", _outer_product_mean, mutates_args=())
-    op.register_fake(_outer_product_mean_fake)
-    op.register_autograd(_outer_product_mean_grad, setup_context=_outer_product_mean_setup)
-
-
-_register_outer_product_mean()
+register_operator("outer_product_mean", _outer_product_mean, _outer_product_mean_fake, _outer_product_mean_grad,
+                  _outer_product_mean_setup)
 
 
 # Alg. 9 and 15, the transitions: LayerNorm, Linear(C -> H), ReLU, Linear(H -> C) as
@@ -999,18 +1013,91 @@ def _transition_grad(ctx, dout, dh_unused):
             d_b1.to(w1.dtype).to(ctx.b_dtypes[0]), dw2, d_b2.to(w1.dtype).to(ctx.b_dtypes[1]), None, None)
 
 
-def _register_transition() -> None:
-    """torch.ops.tinyopenfold.transition and its backward, once per process."""
-    if hasattr(torch.ops.tinyopenfold, "transition"):
-        return
-    op = torch.library.custom_op("tinyopenfold::transition", _transition, mutates_args=())
-    op.register_fake(_transition_fake)
-    op.register_autograd(_transition_grad, setup_context=_transition_setup)
-    grad_op = torch.library.custom_op("tinyopenfold::transition_backward", _transition_backward, mutates_args=())
-    grad_op.register_fake(_transition_backward_fake)
+register_operator("transition", _transition, _transition_fake, _transition_grad, _transition_setup,
+                  _transition_backward, _transition_backward_fake)
 
 
-_register_transition()
+# A LayerNorm and the one projection that reads it (project(x, ..., norm=) with fused
+# projections: Alg. 7's two, Alg. 10's): one forward kernel per block of rows and one
+# backward kernel plus the weight gradient's GEMM (tiny_openfold_kernels.ln_linear_*).
+# Off by default (LN_LINEAR_KERNELS) until it is measured on a GPU; up to
+# LN_LINEAR_KERNEL_WIDTH input channels, as the transitions.
+LN_LINEAR_KERNELS = False
+LN_LINEAR_KERNEL_WIDTH = 128
+
+
+def ln_linear_acts_on(enabled: bool, x: torch.Tensor) -> bool:
+    """Whether project(x, ..., norm=) with fused projections and --triton-kernels (enabled)
+    runs torch.ops.tinyopenfold.ln_linear: rows of x contiguous, at most
+    LN_LINEAR_KERNEL_WIDTH channels, and LN_LINEAR_KERNELS on."""
+    return (LN_LINEAR_KERNELS and triton_acts_on(enabled, x) and x.is_contiguous()
+            and x.shape[-1] <= LN_LINEAR_KERNEL_WIDTH)
+
+
+def _ln_linear_shapes(x: torch.Tensor, weight: torch.Tensor) -> Tuple[int, int, int]:
+    """(M, C, N) for x [M, C] and weight [N, C]."""
+    (M, C), N = x.shape, weight.shape[0]
+    torch._check(tuple(weight.shape) == (N, C),
+                 lambda: f"ln_linear: x {tuple(x.shape)}, weight {tuple(weight.shape)} (need [M, C], [N, C])")
+    return M, C, N
+
+
+def _ln_linear(x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor, weight: torch.Tensor,
+               bias: Optional[torch.Tensor], eps: float) -> torch.Tensor:
+    """LayerNorm(x) weight^T + bias, [M, N] in weight's dtype."""
+    import tiny_openfold_kernels
+    M, C, N = _ln_linear_shapes(x, weight)
+    out = x.new_empty((M, N), dtype=weight.dtype)
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        tiny_openfold_kernels.ln_linear_forward(
+            x.contiguous(), ln_weight.contiguous(), ln_bias.contiguous(), weight.contiguous(),
+            None if bias is None else bias.to(weight.dtype).contiguous(), eps, out)
+    return out
+
+
+def _ln_linear_fake(x, ln_weight, ln_bias, weight, bias, eps):
+    M, C, N = _ln_linear_shapes(x, weight)
+    return x.new_empty((M, N), dtype=weight.dtype)
+
+
+def _ln_linear_backward(dout: torch.Tensor, x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor,
+                        weight: torch.Tensor, eps: float) -> List[torch.Tensor]:
+    """[dx, dweight, sums]: dx in x's dtype, dweight = dout^T y (cuBLAS) in weight's dtype,
+    and sums [N + 2C] (float32; float64 for float64): the gradients of the bias and of
+    the LayerNorm's weight and bias, one after another."""
+    import tiny_openfold_kernels
+    M, C, N = _ln_linear_shapes(x, weight)
+    x, dout = x.contiguous(), dout.to(weight.dtype).contiguous()
+    dx, y = torch.empty_like(x), x.new_empty((M, C), dtype=weight.dtype)
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        partial = tiny_openfold_kernels.ln_linear_backward(
+            dout, x, ln_weight.contiguous(), ln_bias.contiguous(), weight.contiguous(), eps, dx, y)
+    return [dx, dout.t() @ y, partial.sum(0)]
+
+
+def _ln_linear_backward_fake(dout, x, ln_weight, ln_bias, weight, eps):
+    M, C, N = _ln_linear_shapes(x, weight)
+    sums_dtype = torch.float64 if weight.dtype == torch.float64 else torch.float32
+    return [torch.empty_like(x), torch.empty_like(weight), x.new_empty(N + 2 * C, dtype=sums_dtype)]
+
+
+def _ln_linear_setup(ctx, inputs, output):
+    x, ln_weight, ln_bias, weight, bias, eps = inputs
+    ctx.save_for_backward(x, ln_weight, ln_bias, weight)
+    ctx.eps, ctx.bias_dtype = eps, None if bias is None else bias.dtype
+
+
+def _ln_linear_grad(ctx, dout):
+    x, ln_weight, ln_bias, weight = ctx.saved_tensors
+    dx, dweight, sums = torch.ops.tinyopenfold.ln_linear_backward(dout, x, ln_weight, ln_bias, weight, ctx.eps)
+    d_bias, d_ln_weight, d_ln_bias = sums.split((weight.shape[0], x.shape[1], x.shape[1]))
+    # the bias gradient rounded to the product's dtype, as F.linear's would be
+    d_bias = None if ctx.bias_dtype is None else d_bias.to(weight.dtype).to(ctx.bias_dtype)
+    return dx, d_ln_weight.to(ln_weight.dtype), d_ln_bias.to(ln_bias.dtype), dweight, d_bias, None
+
+
+register_operator("ln_linear", _ln_linear, _ln_linear_fake, _ln_linear_grad, _ln_linear_setup,
+                  _ln_linear_backward, _ln_linear_backward_fake)
 
 
 class TriangleMultiplicationOutgoing(nn.Module):
@@ -1303,7 +1390,7 @@ class TinyOpenFold(nn.Module):
                 module.attention = attention
             if isinstance(module, (GatedAttention, OuterProductMean, TriangleMultiplicationOutgoing)):
                 module.fuse_projections = bool(fuse_projections)
-            if isinstance(module, (TriangleMultiplicationOutgoing, OuterProductMean, Transition)):
+            if isinstance(module, (TriangleMultiplicationOutgoing, OuterProductMean, Transition, GatedAttention)):
                 module.triton_kernels = bool(triton_kernels)
         return self
 

@@ -248,6 +248,90 @@ def test_transition_operator_passes_torch_opcheck(kernels):
                           (x.reshape(-1, 24), ln.weight, ln.bias, l1.weight, l1.bias, l2.weight, l2.bias, ln.eps, True))
 
 
+def ln_linear_case(lead, c, n, bias=True, dtype=torch.float64, device="cpu", seed=0):
+    """A LayerNorm and a Linear(c -> n) with random parameters, an input [*lead, c] and a
+    gradient for the output."""
+    torch.manual_seed(seed)
+    norm, layer = torch.nn.LayerNorm(c), torch.nn.Linear(c, n, bias=bias)
+    with torch.no_grad():
+        for p in (*norm.parameters(), *layer.parameters()):
+            p.normal_(0.0, 0.3)
+        norm.weight.add_(1.0)
+    x = (torch.randn(*lead, c, dtype=torch.float64) * 2 + 0.5)
+    grad = torch.randn(*lead, n, dtype=torch.float64)
+    return (norm.to(device, dtype), layer.to(device, dtype), x.to(device, dtype).requires_grad_(),
+            grad.to(device))
+
+
+def ln_linear_path(norm, layer, x, grad, kernels_on, autocast=False):
+    """(out, dx, and the gradients of the LayerNorm's and the layer's parameters) of
+    project(x, [layer], fused=True, norm=norm) on one path."""
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(tof, "LN_LINEAR_KERNELS", kernels_on)
+    try:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            out, = tof.project(x, [layer], True, norm=norm, kernels=True)
+        params = (*norm.parameters(), *layer.parameters())
+        return (out, *torch.autograd.grad((out.double() * grad).sum(), (x, *params)))
+    finally:
+        monkey.undo()
+
+
+@on_cpu
+@pytest.mark.parametrize("lead, c, n, bias", [((2, 35), 24, 40, True), ((64,), 16, 8, False),
+                                              ((3, 50), 64, 256, True)],
+                         ids=["odd-widths-two-row-blocks", "narrow-no-bias", "msa-attention-widths"])
+def test_ln_linear_kernels_match_pytorch(kernels, monkeypatch, lead, c, n, bias):
+    """float64: C = 24 padded to 32, N = 40 in a full and a masked step, 70 rows in a full
+    and a partial block; N = 8 (the pair-bias projection's padded width) in one masked
+    step of 16, no bias; the MSA attentions' q/k/v/g widths. The same project() call
+    through the operator and through LayerNorm + F.linear, everything compared."""
+    norm, layer, x, grad = ln_linear_case(lead, c, n, bias)
+    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
+    for name in calls:
+        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    got = ln_linear_path(norm, layer, x, grad, True)
+    assert calls == {"ln_linear_forward": 1, "ln_linear_backward": 1}
+    want = ln_linear_path(norm, layer, x, grad, False)
+    assert calls == {"ln_linear_forward": 1, "ln_linear_backward": 1}  # the PyTorch path ran no kernel
+    names = ["out", "dx", "ln.weight", "ln.bias", "weight"] + (["bias"] if bias else [])
+    for name, a, b in zip(names, got, want, strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype, name
+        err = (a - b).abs().max().item()
+        assert err <= 1e-12 * b.abs().max().item(), f"{name}: max error {err:.3g}"
+
+
+@on_cpu
+def test_ln_linear_operator_passes_torch_opcheck(kernels):
+    norm, layer, x, _ = ln_linear_case((2, 35), 24, 40)
+    for bias in (layer.bias, None):
+        torch.library.opcheck(torch.ops.tinyopenfold.ln_linear.default,
+                              (x.reshape(-1, 24), norm.weight, norm.bias, layer.weight, bias, norm.eps))
+
+
+@on_cpu
+@pytest.mark.parametrize("paths", [dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
+                                   dict(triton_kernels=True, fuse_projections=True, chunk_size=3,
+                                        checkpoint_blocks=True)],
+                         ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
+def test_ln_linear_path_computes_the_reference_function(kernels, monkeypatch, paths):
+    """With LN_LINEAR_KERNELS on, the whole model in float64 against the reference. The
+    operator runs where a LayerNorm feeds one fused product of contiguous rows: Alg. 7's
+    two (LayerNorm(m) -> q/k/v/g, LayerNorm(z) -> the pair bias) and Alg. 10's, so 3 a
+    block each way unchunked; chunks of rows (narrowed views of a batch of 2) are not
+    contiguous and keep the PyTorch code, but the unchunked pair bias still runs it."""
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
+    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
+    for name in calls:
+        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
+    blocks = CFG.n_evoformer_blocks
+    if paths.get("chunk_size"):
+        assert calls["ln_linear_backward"] >= blocks and calls["ln_linear_forward"] >= calls["ln_linear_backward"]
+    else:
+        assert calls == {"ln_linear_forward": 3 * blocks, "ln_linear_backward": 3 * blocks}
+
+
 @on_cpu
 @pytest.mark.parametrize("paths", [dict(triton_kernels=True),
                                    dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
@@ -284,15 +368,20 @@ def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths
 
 
 @on_cpu
-def test_triton_path_compiles_without_graph_breaks(kernels):
-    """torch.compile sees the kernels as one custom operator each way (dynamo only traces here)."""
+@pytest.mark.parametrize("ln_linear", [False, True], ids=["default", "ln-linear"])
+def test_triton_path_compiles_without_graph_breaks(kernels, monkeypatch, ln_linear):
+    """torch.compile sees the kernels as one custom operator each way (dynamo only traces
+    here); with LN_LINEAR_KERNELS and fused projections, ln_linear too."""
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", ln_linear)
     cfg = tof.config_from_preset("tiny")
-    model = tof.TinyOpenFold(cfg).configure(triton_kernels=True)
+    model = tof.TinyOpenFold(cfg).configure(triton_kernels=True, fuse_projections=ln_linear)
     objective = tof.TrainingObjective(model, cfg, None, "cpu")
     ds = tof.SyntheticProteinDataset(2, cfg.max_seq_len, cfg.n_seqs, seed=0)
     torch._dynamo.reset()
     explained = torch._dynamo.explain(objective)(tof.collate_proteins([ds[0], ds[1]]))
     assert explained.graph_break_count == 0, explained.break_reasons
+    code = "".join(graph.code for graph in explained.graphs)
+    assert "triangle_gating" in code and ("ln_linear" in code) == ln_linear
 
 
 def test_triton_kernels_are_refused_where_they_cannot_run(monkeypatch):
@@ -379,6 +468,28 @@ def test_gpu_transition_kernels_are_as_accurate_as_pytorch(dtype, autocast, floo
         monkey.undo()
     names = ["out", "dx"] + [n for n, _ in module.named_parameters()]
     for name, k, p in zip(names, kernels, pytorch):
+        assert k <= 2 * p + floor, f"{name}: relative error {k:.3g}, PyTorch's {p:.3g}"
+
+
+@gpu
+@pytest.mark.parametrize("dtype, autocast, floor", [(torch.float32, False, 1e-4), (torch.float32, True, 1e-3)],
+                         ids=["fp32", "bf16-autocast"])
+@pytest.mark.parametrize("lead, c, n, bias", [((4, 16, 64), 64, 256, True), ((4, 64, 64), 128, 8, False),
+                                              ((4, 16, 64), 64, 64, True), ((3, 37, 37), 20, 52, True)],
+                         ids=["msa-attention-small", "pair-bias-small", "opm-small", "odd"])
+def test_gpu_ln_linear_kernels_are_as_accurate_as_pytorch(dtype, autocast, floor, lead, c, n, bias):
+    """The compiled kernels and the PyTorch code, each in the same precision, against the
+    float64 PyTorch code: the kernels' relative error (norm) at most twice PyTorch's plus
+    a floor, for the output and every gradient."""
+    norm, layer, x, grad = ln_linear_case(lead, c, n, bias, dtype=dtype, device="cuda")
+    n64, l64 = copy.deepcopy(norm).double(), copy.deepcopy(layer).double()
+    x64 = x.detach().double().requires_grad_()
+    truth = ln_linear_path(n64, l64, x64, grad, False)
+    errors = {}
+    for kernels_on in (False, True):
+        got = ln_linear_path(norm, layer, x, grad, kernels_on, autocast)
+        errors[kernels_on] = [((a.double() - t).norm() / t.norm()).item() for a, t in zip(got, truth)]
+    for name, k, p in zip(["out", "dx", "ln.weight", "ln.bias", "weight", "bias"], errors[True], errors[False]):
         assert k <= 2 * p + floor, f"{name}: relative error {k:.3g}, PyTorch's {p:.3g}"
 
 

@@ -30,7 +30,8 @@ mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or th
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), notrans
 --triton-kernels without its transition kernels (Alg. 9/15 as before the twenty-second session), rowpartials
 the backward kernels' per-program sums stored programs first (PARTIALS_CHANNELS_FIRST off, as before the
-twenty-third session), and
+twenty-third session), lnlin --triton-kernels with the LayerNorm + projection operator
+(LN_LINEAR_KERNELS, off by default), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
@@ -231,6 +232,9 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "notrans":  # --triton-kernels without its transition kernels (Alg. 9/15 compiled from PyTorch code)
             t.Transition.triton_kernels = property(lambda self: False, lambda self, value: None)
+            continue
+        if o == "lnlin":  # --triton-kernels with its LayerNorm + projection operator (LN_LINEAR_KERNELS)
+            t.LN_LINEAR_KERNELS = True
             continue
         if o == "rowpartials":  # --triton-kernels' per-program sums programs first, as before the 23rd session
             import tiny_openfold_kernels
