@@ -1017,8 +1017,8 @@ register_operator("transition", _transition, _transition_fake, _transition_grad,
                   _transition_backward, _transition_backward_fake)
 
 
-# A LayerNorm and the one projection that reads it (project(x, ..., norm=) with fused
-# projections: Alg. 7's two, Alg. 10's): one forward kernel per block of rows and one
+# A LayerNorm and the projection that reads it (project(x, ..., norm=) with fused
+# projections: Alg. 7's two, Alg. 10's, Alg. 13's two): one forward kernel per block of rows and one
 # backward kernel plus the weight gradient's GEMM (tiny_openfold_kernels.ln_linear_*).
 # Off by default (LN_LINEAR_KERNELS) until it is measured on a GPU; up to
 # LN_LINEAR_KERNEL_WIDTH input channels, as the transitions.
@@ -1032,6 +1032,16 @@ def ln_linear_acts_on(enabled: bool, x: torch.Tensor) -> bool:
     LN_LINEAR_KERNEL_WIDTH channels, and LN_LINEAR_KERNELS on."""
     return (LN_LINEAR_KERNELS and triton_acts_on(enabled, x) and x.is_contiguous()
             and x.shape[-1] <= LN_LINEAR_KERNEL_WIDTH)
+
+
+def deferred_norm(x: torch.Tensor, norm: nn.LayerNorm, fused: bool,
+                  kernels: bool) -> Tuple[torch.Tensor, Optional[nn.LayerNorm]]:
+    """For a LayerNorm whose output several projections read: (x, norm) where each
+    project(x, ..., norm=norm) will run it inside ln_linear, else (norm(x), None), the
+    LayerNorm computed once here."""
+    if fusing(x, fused) and ln_linear_acts_on(kernels, x):
+        return x, norm
+    return norm(x), None
 
 
 def _ln_linear_shapes(x: torch.Tensor, weight: torch.Tensor) -> Tuple[int, int, int]:
@@ -1196,11 +1206,12 @@ class TriangleAttentionStartingNode(nn.Module):
 
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
-        z = self.layer_norm(z)
-        b, = project(z, (self.linear_b,), self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
+        fused, kernels = self.attention.fuse_projections, self.attention.triton_kernels
+        z, norm = deferred_norm(z, self.layer_norm, fused, kernels)  # LayerNorm(z), now or in both products
+        b, = project(z, (self.linear_b,), fused, norm=norm, kernels=kernels)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        return self.attention(z, [b], pair_mask)
+        return self.attention(z, [b], pair_mask, norm=norm)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):

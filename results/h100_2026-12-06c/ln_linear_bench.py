@@ -4,7 +4,9 @@ torch.ops.tinyopenfold.ln_linear (LN_LINEAR_KERNELS), tile by tile.
     PYTHONPATH=. python results/h100_2026-12-06c/ln_linear_bench.py OUT.json
 
 For each place the operator would run at the small and medium presets (Alg. 7's
-LayerNorm(m) -> q/k/v/g and LayerNorm(z) -> pair bias, Alg. 10's LayerNorm(m) -> a/b),
+LayerNorm(m) -> q/k/v/g and LayerNorm(z) -> pair bias, Alg. 10's LayerNorm(m) -> a/b,
+Alg. 13's LayerNorm(z) -> q/k/v/g and -> pair bias; medium's pair sites are wider than
+LN_LINEAR_KERNEL_WIDTH),
 under bf16 autocast: forward + backward (the gradients of x and of every parameter) of
 project(x, [layer], fused=True, norm=norm, kernels=True), compiled, captured in one CUDA
 graph and replayed 100 times between CUDA events, as transition_bench.py (whose timing
@@ -23,6 +25,7 @@ import tiny_openfold_v1 as t  # noqa: E402
 
 # name: (input's leading shape, C, N)
 SHAPES = {"msa-attention-small": ((4, 16, 64), 64, 256), "pair-bias-small": ((4, 64, 64), 128, 4),
+          "tri-attention-small": ((4, 64, 64), 128, 512),
           "opm-small": ((4, 16, 64), 64, 64), "msa-attention-medium": ((2, 32, 128), 128, 512),
           "opm-medium": ((2, 32, 128), 128, 64)}
 TILES = [(64, 64, 4, 3), (32, 64, 4, 3), (64, 32, 4, 3), (128, 64, 8, 2), (32, 128, 4, 2)]
