@@ -293,6 +293,19 @@ def _transition_forward_kernel(x_ptr, lnw_ptr, lnb_ptr, w1_ptr, b1_ptr, w2_ptr, 
 
 
 @triton.jit
+def _layer_norm_backward(dy, xhat, rstd, weight, dx_ptr, offs, inside, partial_ptr, cols, in_c, stride_k,
+                         C: tl.constexpr):
+    """From dy [BLOCK_M, CP] (the gradient of y = LayerNorm(x), in COMPUTE) write dx and,
+    at partial_ptr, the program's sums of dy * xhat and dy (C each: the gradients of the
+    LayerNorm's weight and bias). dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight."""
+    g = dy * weight[None, :]
+    dx = rstd[:, None] * (g - (tl.sum(g, axis=1) / C)[:, None] - xhat * (tl.sum(g * xhat, axis=1) / C)[:, None])
+    tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=inside)
+    tl.store(partial_ptr + cols * stride_k, tl.sum(dy * xhat, axis=0), mask=in_c)
+    tl.store(partial_ptr + (C + cols) * stride_k, tl.sum(dy, axis=0), mask=in_c)
+
+
+@triton.jit
 def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_ptr, h_ptr,
                                 dx_ptr, y_ptr, dh_ptr, partial_ptr, stride_p, stride_k, M, H, eps,
                                 C: tl.constexpr, CP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_H: tl.constexpr,
@@ -319,22 +332,10 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
         w1 = tl.load(w1_ptr + hs.to(tl.int64)[:, None] * C + cols[None, :],
                      mask=in_h[:, None] & in_c[None, :], other=0)  # [BLOCK_H, CP] = W1[h, c]
         dy += tl.dot(dh, w1, input_precision=PRECISION, out_dtype=COMPUTE)
+    # dy rounded to the products' dtype, as F.linear's input gradient is
     _layer_norm_backward(dy.to(dtype).to(COMPUTE), xhat, rstd, weight, dx_ptr, offs, inside,
                          partial_ptr + H * stride_k, cols, in_c, stride_k, C)
     tl.store(partial_ptr + (H + 2 * C + cols) * stride_k, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
-
-
-@triton.jit
-def _layer_norm_backward(dy, xhat, rstd, weight, dx_ptr, offs, inside, partial_ptr, cols, in_c, stride_k,
-                         C: tl.constexpr):
-    """From dy [BLOCK_M, CP] (the gradient of y = LayerNorm(x), in COMPUTE) write dx and,
-    at partial_ptr, the program's sums of dy * xhat and dy (C each: the gradients of the
-    LayerNorm's weight and bias). dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight."""
-    g = dy * weight[None, :]
-    dx = rstd[:, None] * (g - (tl.sum(g, axis=1) / C)[:, None] - xhat * (tl.sum(g * xhat, axis=1) / C)[:, None])
-    tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=inside)
-    tl.store(partial_ptr + cols * stride_k, tl.sum(dy * xhat, axis=0), mask=in_c)
-    tl.store(partial_ptr + (C + cols) * stride_k, tl.sum(dy, axis=0), mask=in_c)
 
 
 # (rows per program, hidden channels per step, warps, pipeline stages), forward and
@@ -446,6 +447,7 @@ def _ln_linear_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w_ptr, dx_ptr,
         w = tl.load(w_ptr + ns.to(tl.int64)[:, None] * C + cols[None, :],
                     mask=in_n[:, None] & in_c[None, :], other=0)  # [BLOCK_N, CP] = W[n, c]
         dy += tl.dot(d, w, input_precision=PRECISION, out_dtype=COMPUTE)
+    # dy rounded to the products' dtype, as F.linear's input gradient is
     _layer_norm_backward(dy.to(dtype).to(COMPUTE), xhat, rstd, weight, dx_ptr, offs, inside,
                          partial_ptr + N * stride_k, cols, in_c, stride_k, C)
 
