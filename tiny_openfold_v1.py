@@ -4169,6 +4169,16 @@ def configs_from_args(args) -> tuple:
     return cfg, tc
 
 
+def report_once(message: str) -> None:
+    """Print an error that every torchrun rank finds alike from rank 0 alone. The other
+    ranks wait a moment before they exit: torchrun stops all processes as soon as one
+    fails, and could otherwise stop rank 0 before it has printed."""
+    if os.environ.get("RANK", "0") == "0":
+        print(message, file=sys.stderr, flush=True)
+    else:
+        time.sleep(3.0)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -4181,12 +4191,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = train(cfg, tc)
         return 130 if summary["status"] == "interrupted" else 0
     except UsageError as exc:
-        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank finds the same error; one says it
-            print(f"tiny_openfold_v1.py: error: {exc}", file=sys.stderr)
+        report_once(f"tiny_openfold_v1.py: error: {exc}")
         return 2
     except TrainingFailed as exc:
-        if os.environ.get("RANK", "0") == "0":
-            print(f"tiny_openfold_v1.py: {exc}", file=sys.stderr)
+        report_once(f"tiny_openfold_v1.py: {exc}")
         return 1
     except KeyboardInterrupt:
         print("\nStopped by Ctrl-C; checkpoints already written are kept.", file=sys.stderr)
