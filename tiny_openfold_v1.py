@@ -261,11 +261,11 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
     otherwise run on slow unaligned ones (results/h200_2026-12-03b, call 5).
 
     norm: a LayerNorm applied to x first. With fused projections and kernels
-    (--triton-kernels), where ln_linear_acts_on(x), the LayerNorm and the one
+    (--triton-kernels), where ln_linear_acts_on(), the LayerNorm and the one
     product run as torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
     """
     widths = [layer.out_features for layer in layers]
-    if norm is not None and fusing(x, fused) and ln_linear_acts_on(kernels, x):
+    if norm is not None and ln_linear_acts_on(fused, kernels, x):
         weight, bias = concatenated_weights(layers)
         dtype = products_dtype(x)  # as F.linear would cast them under autocast
         out = torch.ops.tinyopenfold.ln_linear(x.reshape(-1, x.shape[-1]), norm.weight, norm.bias, weight.to(dtype),
@@ -1026,11 +1026,11 @@ LN_LINEAR_KERNELS = False
 LN_LINEAR_KERNEL_WIDTH = 128
 
 
-def ln_linear_acts_on(enabled: bool, x: torch.Tensor) -> bool:
-    """Whether project(x, ..., norm=) with fused projections and --triton-kernels (enabled)
-    runs torch.ops.tinyopenfold.ln_linear: rows of x contiguous, at most
+def ln_linear_acts_on(fused: bool, kernels: bool, x: torch.Tensor) -> bool:
+    """Whether project(x, ..., norm=) runs torch.ops.tinyopenfold.ln_linear: fused
+    projections and --triton-kernels acting on x, rows of x contiguous, at most
     LN_LINEAR_KERNEL_WIDTH channels, and LN_LINEAR_KERNELS on."""
-    return (LN_LINEAR_KERNELS and triton_acts_on(enabled, x) and x.is_contiguous()
+    return (LN_LINEAR_KERNELS and fusing(x, fused) and triton_acts_on(kernels, x) and x.is_contiguous()
             and x.shape[-1] <= LN_LINEAR_KERNEL_WIDTH)
 
 
@@ -1039,7 +1039,7 @@ def deferred_norm(x: torch.Tensor, norm: nn.LayerNorm, fused: bool,
     """For a LayerNorm whose output several projections read: (x, norm) where each
     project(x, ..., norm=norm) will run it inside ln_linear, else (norm(x), None), the
     LayerNorm computed once here."""
-    if fusing(x, fused) and ln_linear_acts_on(kernels, x):
+    if ln_linear_acts_on(fused, kernels, x):
         return x, norm
     return norm(x), None
 
