@@ -293,11 +293,14 @@ def _transition_forward_kernel(x_ptr, lnw_ptr, lnb_ptr, w1_ptr, b1_ptr, w2_ptr, 
 
 
 @triton.jit
-def _layer_norm_backward(dy, xhat, rstd, weight, dx_ptr, offs, inside, partial_ptr, cols, in_c, stride_k,
+def _layer_norm_backward(dy, dtype, xhat, rstd, weight, dx_ptr, offs, inside, partial_ptr, cols, in_c, stride_k,
                          C: tl.constexpr):
-    """From dy [BLOCK_M, CP] (the gradient of y = LayerNorm(x), in COMPUTE) write dx and,
-    at partial_ptr, the program's sums of dy * xhat and dy (C each: the gradients of the
-    LayerNorm's weight and bias). dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight."""
+    """From dy [BLOCK_M, CP] (the gradient of y = LayerNorm(x), accumulated in COMPUTE)
+    write dx and, at partial_ptr, the program's sums of dy * xhat and dy (C each: the
+    gradients of the LayerNorm's weight and bias). dy is first rounded to dtype, the
+    products' dtype, as F.linear's input gradient is.
+    dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy * weight."""
+    dy = dy.to(dtype).to(weight.dtype)
     g = dy * weight[None, :]
     dx = rstd[:, None] * (g - (tl.sum(g, axis=1) / C)[:, None] - xhat * (tl.sum(g * xhat, axis=1) / C)[:, None])
     tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=inside)
@@ -332,8 +335,7 @@ def _transition_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w1_ptr, w2_pt
         w1 = tl.load(w1_ptr + hs.to(tl.int64)[:, None] * C + cols[None, :],
                      mask=in_h[:, None] & in_c[None, :], other=0)  # [BLOCK_H, CP] = W1[h, c]
         dy += tl.dot(dh, w1, input_precision=PRECISION, out_dtype=COMPUTE)
-    # dy rounded to the products' dtype, as F.linear's input gradient is
-    _layer_norm_backward(dy.to(dtype).to(COMPUTE), xhat, rstd, weight, dx_ptr, offs, inside,
+    _layer_norm_backward(dy, dtype, xhat, rstd, weight, dx_ptr, offs, inside,
                          partial_ptr + H * stride_k, cols, in_c, stride_k, C)
     tl.store(partial_ptr + (H + 2 * C + cols) * stride_k, tl.sum(dout.to(COMPUTE), axis=0), mask=in_c)
 
@@ -447,8 +449,7 @@ def _ln_linear_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w_ptr, dx_ptr,
         w = tl.load(w_ptr + ns.to(tl.int64)[:, None] * C + cols[None, :],
                     mask=in_n[:, None] & in_c[None, :], other=0)  # [BLOCK_N, CP] = W[n, c]
         dy += tl.dot(d, w, input_precision=PRECISION, out_dtype=COMPUTE)
-    # dy rounded to the products' dtype, as F.linear's input gradient is
-    _layer_norm_backward(dy.to(dtype).to(COMPUTE), xhat, rstd, weight, dx_ptr, offs, inside,
+    _layer_norm_backward(dy, dtype, xhat, rstd, weight, dx_ptr, offs, inside,
                          partial_ptr + N * stride_k, cols, in_c, stride_k, C)
 
 

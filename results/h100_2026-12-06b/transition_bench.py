@@ -25,10 +25,10 @@ SHAPES = {"pair-small": ((4, 64, 64), 128, 512), "msa-small": ((4, 16, 64), 64, 
 TILES = [(64, 64, 4, 3), (64, 64, 8, 2), (64, 64, 4, 2), (128, 64, 8, 2), (64, 32, 4, 3), (32, 64, 4, 3), (64, 128, 8, 2)]
 
 
-def graphed(module, x, g):
-    """A CUDA graph of compiled forward + backward, and its outputs."""
-    params = list(module.parameters())
-    fn = torch.compile(module._mlp, dynamic=False)
+def graphed(fn, x, params, g):
+    """A CUDA graph of forward + backward of fn(x) (compiled here) under bf16 autocast,
+    and its outputs: fn(x) and the gradients of x and of params for the output gradient g."""
+    fn = torch.compile(fn, dynamic=False)
 
     def once():
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -68,6 +68,41 @@ def kernels(graph):
     return len(names) / 5
 
 
+def tile_row(name, fn, x, params, g, use_kernels, set_tile, tiles):
+    """One shape: fn timed with use_kernels(False), then with use_kernels(True) at each
+    tile (set_tile(tile) picks it); returns the row for the JSON file and prints it."""
+    use_kernels(False)
+    torch._dynamo.reset()
+    graph, want = graphed(fn, x, params, g)
+    ref_us = timed(graph)
+    row = dict(shape=name, pytorch_us=round(ref_us, 1), pytorch_kernels=kernels(graph), tiles={})
+    del graph
+    print(f"{name}: pytorch compiled {ref_us:.1f} us, {row['pytorch_kernels']:.0f} kernels", flush=True)
+    use_kernels(True)
+    for tile in tiles:
+        set_tile(tile)
+        torch._dynamo.reset()
+        try:
+            graph, got = graphed(fn, x, params, g)
+        except Exception as exc:  # a tile that does not fit (shared memory, registers)
+            row["tiles"][str(tile)] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            print(f"  {tile}: {row['tiles'][str(tile)]}", flush=True)
+            continue
+        us = timed(graph)
+        errs = [((a.double() - b.double()).abs().max() / b.double().abs().max()).item() for a, b in zip(got, want)]
+        row["tiles"][str(tile)] = dict(us=round(us, 1), kernels=kernels(graph), max_rel_err=max(errs),
+                                       out_rel_err=errs[0])
+        print(f"  {tile}: {us:.1f} us ({ref_us / us:.2f}x), {row['tiles'][str(tile)]['kernels']:.0f} kernels, "
+              f"max rel err {max(errs):.2e} (out {errs[0]:.2e})", flush=True)
+        del graph
+    return row
+
+
+def save(out_path, rows):
+    with open(out_path, "w") as f:
+        json.dump(dict(device=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+
+
 def main(out_path):
     rows = []
     for name, (lead, c, hidden) in SHAPES.items():
@@ -79,34 +114,14 @@ def main(out_path):
             module.layer_norm.weight.add_(1.0)
         x = torch.randn(*lead, c, device="cuda", requires_grad=True)
         g = torch.randn(*lead, c, device="cuda")
-        module.triton_kernels = False
-        torch._dynamo.reset()
-        graph, want = graphed(module, x, g)
-        ref_us = timed(graph)
-        row = dict(shape=name, rows=x.numel() // c, c=c, hidden=hidden, pytorch_us=round(ref_us, 1),
-                   pytorch_kernels=kernels(graph), tiles={})
-        del graph
-        print(f"{name}: pytorch compiled {ref_us:.1f} us, {row['pytorch_kernels']:.0f} kernels", flush=True)
-        module.triton_kernels = True
-        for tile in TILES:
+
+        def set_tile(tile):
             K.TRANSITION_TILES = {16: tile}  # one tile at every width, forward and backward
-            torch._dynamo.reset()
-            try:
-                graph, got = graphed(module, x, g)
-            except Exception as exc:  # a tile that does not fit (shared memory, registers)
-                row["tiles"][str(tile)] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                print(f"  {tile}: {row['tiles'][str(tile)]}", flush=True)
-                continue
-            us = timed(graph)
-            errs = [((a.double() - b.double()).abs().max() / b.double().abs().max()).item() for a, b in zip(got, want)]
-            row["tiles"][str(tile)] = dict(us=round(us, 1), kernels=kernels(graph), max_rel_err=max(errs),
-                                           out_rel_err=errs[0])
-            print(f"  {tile}: {us:.1f} us ({ref_us / us:.2f}x), {row['tiles'][str(tile)]['kernels']:.0f} kernels, "
-                  f"max rel err {max(errs):.2e} (out {errs[0]:.2e})", flush=True)
-            del graph
-        rows.append(row)
-        with open(out_path, "w") as f:
-            json.dump(dict(device=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+
+        row = tile_row(name, module._mlp, x, list(module.parameters()), g,
+                       lambda on: setattr(module, "triton_kernels", on), set_tile, TILES)
+        rows.append(dict(row, rows=x.numel() // c, c=c, hidden=hidden))
+        save(out_path, rows)
 
 
 if __name__ == "__main__":
