@@ -456,7 +456,7 @@ def _ln_linear_backward_kernel(dout_ptr, x_ptr, lnw_ptr, lnb_ptr, w_ptr, dx_ptr,
 # (rows per program, output channels per step, warps, pipeline stages) by the padded
 # width CP, as TRANSITION_TILES. Not yet tuned on a GPU: the transitions' tiles at
 # the same widths.
-LN_LINEAR_TILES = {16: (32, 64, 4, 3), 128: (64, 32, 4, 3), 256: (128, 64, 8, 2)}
+LN_LINEAR_TILES = {16: (32, 64, 4, 3), 128: (64, 64, 4, 3)}
 
 
 def _ln_linear_launch(x: torch.Tensor, w: torch.Tensor) -> tuple:

@@ -31,7 +31,7 @@ without its outer-product-mean kernels (the einsum path of Alg. 10, as before th
 --triton-kernels without its transition kernels (Alg. 9/15 as before the twenty-second session), rowpartials
 the backward kernels' per-program sums stored programs first (PARTIALS_CHANNELS_FIRST off, as before the
 twenty-third session), lnlin --triton-kernels with the LayerNorm + projection operator
-(LN_LINEAR_KERNELS, off by default), and
+(LN_LINEAR_KERNELS, off by default; lnlin64 only on inputs of at most 64 channels), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
@@ -233,8 +233,10 @@ def worker(outdir, deadline, n_total, name, spec):
         if o == "notrans":  # --triton-kernels without its transition kernels (Alg. 9/15 compiled from PyTorch code)
             t.Transition.triton_kernels = property(lambda self: False, lambda self, value: None)
             continue
-        if o == "lnlin":  # --triton-kernels with its LayerNorm + projection operator (LN_LINEAR_KERNELS)
+        if o in ("lnlin", "lnlin64"):  # --triton-kernels with its LayerNorm + projection operator (LN_LINEAR_KERNELS)
             t.LN_LINEAR_KERNELS = True
+            if o == "lnlin64":  # only where the input has at most 64 channels (LN_LINEAR_KERNEL_WIDTH)
+                t.LN_LINEAR_KERNEL_WIDTH = 64
             continue
         if o == "rowpartials":  # --triton-kernels' per-program sums programs first, as before the 23rd session
             import tiny_openfold_kernels
