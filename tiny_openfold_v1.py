@@ -625,8 +625,7 @@ class MSARowAttentionWithPairBias(nn.Module):
     @traced
     def forward(self, m: torch.Tensor, z: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], z [*, N_res, N_res, c_z], msa_mask [*, N_seq, N_res]."""
-        b, = project(z, (self.linear_b,), self.attention.fuse_projections, norm=self.layer_norm_z,
-                     kernels=self.attention.triton_kernels)  # LayerNorm(z) W_b^T: [*, N_res, N_res, H]
+        b, = project(self.layer_norm_z(z), (self.linear_b,), self.attention.fuse_projections)  # [*, N_res, N_res, H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, N_res, N_res]
         return self.attention(m, [b], msa_mask, norm=self.layer_norm_m)  # attends over LayerNorm(m)
 
@@ -1018,11 +1017,16 @@ register_operator("transition", _transition, _transition_fake, _transition_grad,
 
 
 # A LayerNorm and the projection that reads it (project(x, ..., norm=) with fused
-# projections: Alg. 7's two, Alg. 10's, Alg. 13's two): one forward kernel per block of rows and one
-# backward kernel plus the weight gradient's GEMM (tiny_openfold_kernels.ln_linear_*).
-# Off by default (LN_LINEAR_KERNELS) until it is measured on a GPU; up to
-# LN_LINEAR_KERNEL_WIDTH input channels, as the transitions.
-LN_LINEAR_KERNELS = False
+# projections): one forward kernel per block of rows and one backward kernel plus the
+# weight gradient's GEMM (tiny_openfold_kernels.ln_linear_*). It runs on the MSA side,
+# where the model passes norm=: Alg. 7's LayerNorm(m) -> q/k/v/g and Alg. 10's
+# LayerNorm(m) -> a/b, up to LN_LINEAR_KERNEL_WIDTH input channels, as the
+# transitions. The pair side (Alg. 7's LayerNorm(z) -> pair bias, Alg. 13's
+# LayerNorm(z) -> pair bias and q/k/v/g, which would run the LayerNorm in both) keeps
+# the compiled PyTorch code: with it there too the small step was 0.05 ms slower, and
+# on the MSA side only 0.07 ms faster (H100, results/h100_2026-12-06c calls 10, 12).
+# LN_LINEAR_KERNELS = False: the PyTorch code everywhere.
+LN_LINEAR_KERNELS = True
 LN_LINEAR_KERNEL_WIDTH = 128
 
 
@@ -1032,16 +1036,6 @@ def ln_linear_acts_on(fused: bool, kernels: bool, x: torch.Tensor) -> bool:
     LN_LINEAR_KERNEL_WIDTH channels, and LN_LINEAR_KERNELS on."""
     return (LN_LINEAR_KERNELS and fusing(x, fused) and triton_acts_on(kernels, x) and x.is_contiguous()
             and x.shape[-1] <= LN_LINEAR_KERNEL_WIDTH)
-
-
-def deferred_norm(x: torch.Tensor, norm: nn.LayerNorm, fused: bool,
-                  kernels: bool) -> Tuple[torch.Tensor, Optional[nn.LayerNorm]]:
-    """For a LayerNorm whose output several projections read: (x, norm) where each
-    project(x, ..., norm=norm) will run it inside ln_linear, else (norm(x), None), the
-    LayerNorm computed once here."""
-    if ln_linear_acts_on(fused, kernels, x):
-        return x, norm
-    return norm(x), None
 
 
 def _ln_linear_shapes(x: torch.Tensor, weight: torch.Tensor) -> Tuple[int, int, int]:
@@ -1206,12 +1200,11 @@ class TriangleAttentionStartingNode(nn.Module):
 
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
-        fused, kernels = self.attention.fuse_projections, self.attention.triton_kernels
-        z, norm = deferred_norm(z, self.layer_norm, fused, kernels)  # LayerNorm(z), now or in both products
-        b, = project(z, (self.linear_b,), fused, norm=norm, kernels=kernels)  # [*, N_res(j), N_res(k), H]
+        z = self.layer_norm(z)
+        b, = project(z, (self.linear_b,), self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        return self.attention(z, [b], pair_mask, norm=norm)
+        return self.attention(z, [b], pair_mask)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):
