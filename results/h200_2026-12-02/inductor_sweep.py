@@ -31,7 +31,8 @@ without its outer-product-mean kernels (the einsum path of Alg. 10, as before th
 --triton-kernels without its transition kernels (Alg. 9/15 as before the twenty-second session), rowpartials
 the backward kernels' per-program sums stored programs first (PARTIALS_CHANNELS_FIRST off, as before the
 twenty-third session), lnlin --triton-kernels with the LayerNorm + projection operator
-(LN_LINEAR_KERNELS, off by default; lnlin64 only on inputs of at most 64 channels), and
+(LN_LINEAR_KERNELS; lnlin64 only on inputs of at most 64 channels; nolnlin without it, the
+default before the twenty-fourth session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
@@ -237,6 +238,9 @@ def worker(outdir, deadline, n_total, name, spec):
             t.LN_LINEAR_KERNELS = True
             if o == "lnlin64":  # only where the input has at most 64 channels (LN_LINEAR_KERNEL_WIDTH)
                 t.LN_LINEAR_KERNEL_WIDTH = 64
+            continue
+        if o == "nolnlin":  # --triton-kernels without it (its default since the twenty-fourth session)
+            t.LN_LINEAR_KERNELS = False
             continue
         if o == "rowpartials":  # --triton-kernels' per-program sums programs first, as before the 23rd session
             import tiny_openfold_kernels
