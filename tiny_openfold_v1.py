@@ -4056,7 +4056,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "product once and also sums the bias gradient; the outer-product mean's product and "
                         "division (Alg. 10 lines 3-4) as one forward kernel that writes linear_out's layout; "
                         "the transitions up to 128 channels (Alg. 9, 15: LayerNorm, both products, ReLU) as one "
-                        "kernel each way")
+                        "kernel each way; with --fuse-projections, the MSA-side LayerNorm and the projection "
+                        "after it (Alg. 7's q/k/v/g, Alg. 10's a/b) as one kernel each way")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
