@@ -369,7 +369,7 @@ def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths
 
 
 @on_cpu
-@pytest.mark.parametrize("ln_linear", [False, True], ids=["default", "ln-linear"])
+@pytest.mark.parametrize("ln_linear", [False, True], ids=["no-ln-linear", "ln-linear"])
 def test_triton_path_compiles_without_graph_breaks(kernels, monkeypatch, ln_linear):
     """torch.compile sees the kernels as one custom operator each way (dynamo only traces
     here); with LN_LINEAR_KERNELS and fused projections, ln_linear too."""
