@@ -42,7 +42,7 @@ def main():
     gaps, busy, end, last = [], 0.0, events[0][0], events[0][2]
     for start, stop, name in events:
         if start > end:
-            gaps.append((start - end, last, name, runtime_calls(runtime, end, start)))
+            gaps.append((start - end, last, name, end))
         busy += max(0.0, stop - max(start, end))
         if stop > end:
             end, last = stop, name
@@ -52,7 +52,8 @@ def main():
     print(f"{path}: {len(events)} GPU events over {span / 1e3:.3f} ms: busy {busy / 1e3:.3f} ms, "
           f"idle {idle / 1e3:.3f} ms in {len(gaps)} gaps, {sum(g[0] for g in big) / 1e3:.3f} ms "
           f"in {len(big)} gaps of {min_gap:g} us or more")
-    for gap, before, after, host in sorted(big, reverse=True)[:top]:
+    for gap, before, after, begin in sorted(big, reverse=True)[:top]:
+        host = runtime_calls(runtime, begin, begin + gap)
         print(f"  {gap:9.1f} us  after {before[:70]}\n{'':15}before {after[:70]}\n{'':15}host: {host}")
 
 
