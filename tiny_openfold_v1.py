@@ -3838,7 +3838,7 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                                      **({"n_seqs": args.num_seqs} if args.num_seqs else {}))
             batch_size = args.batch_size or PRESETS[name]["batch_size"]
             flops = analytic_train_flops(cfg, batch_size)
-            reference_ms = None
+            reference_ms, group = None, []
             for path in paths:
                 fields = parse_benchmark_path(path)
                 # --peer-ping acts on the graphed rows only (the others keep their row)
@@ -3862,15 +3862,23 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                 row["peak_memory_mb"] = peak_mb
                 row["peak_memory_source"] = ("torch.cuda.max_memory_allocated" if device.type == "cuda"
                                              else "process peak RSS (whole run)")
+                late = []  # rows of this preset and N measured before the reference
                 if row["status"] == "ok":
                     row["achieved_tflops"] = flops / row["ms_per_step"] * 1e3 / 1e12
                     row["mfu"] = row["achieved_tflops"] / peak if peak else None
-                    if path == "reference":
+                    if path == "reference" and reference_ms is None:
                         reference_ms = row["ms_per_step"]
+                        late = [r for r in group if r["status"] == "ok"]
+                        for r in late:
+                            r["speedup_vs_reference"] = reference_ms / r["ms_per_step"]
                     row["speedup_vs_reference"] = reference_ms / row["ms_per_step"] if reference_ms else None
                 rows.append(row)
+                group.append(row)
                 write_benchmark_results(tc, precision, peak, args, device, rows)  # survives a later kill
                 print(console_line(benchmark_cells(row), wide), flush=True)
+                if late:  # their lines above say n/a; benchmark.json and .md have the ratio
+                    print("  speedup of the rows above the reference: "
+                          + ", ".join(f"{r['path']} {r['speedup_vs_reference']:.2f}x" for r in late), flush=True)
     print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')} (and the table as "
           f"Markdown to benchmark.md)")
     return 0 if any(r["status"] == "ok" for r in rows) else 1
@@ -4082,7 +4090,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs,"
                                                 "flex+fused+triton+compile+graphs+flat,"
                                                 "flex+fused+triton+compile+graphs+flat+castonce",
-                   help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}")
+                   help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}. The speedup "
+                        "column is against the 'reference' path of the same preset and N, wherever it is listed")
     g.add_argument("--benchmark-seq-lens", help="comma-separated N_res to sweep (default: each preset's)")
     g.add_argument("--benchmark-steps", type=_positive_int, default=20, help="timed steps per path")
     return p
