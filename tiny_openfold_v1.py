@@ -4091,7 +4091,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "flex+fused+triton+compile+graphs+flat,"
                                                 "flex+fused+triton+compile+graphs+flat+castonce",
                    help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}. The speedup "
-                        "column is against the 'reference' path of the same preset and N, wherever it is listed")
+                        "column is against the 'reference' path of the same preset and N, wherever it is listed "
+                        "(the first one, if listed twice: the second then shows the run-to-run noise)")
     g.add_argument("--benchmark-seq-lens", help="comma-separated N_res to sweep (default: each preset's)")
     g.add_argument("--benchmark-steps", type=_positive_int, default=20, help="timed steps per path")
     return p

@@ -314,15 +314,17 @@ def test_bf16_autocast_run_on_cpu(tmp_path):
 def test_benchmark_speedup_of_rows_measured_before_the_reference(tmp_path):
     """A path listed before the reference (an A/B that alternates the order) gets its
     speedup once the reference is measured: in benchmark.json and .md, and on one
-    console line after the reference's (its own line, printed earlier, says n/a)."""
+    console line after the reference's (its own line, printed earlier, says n/a). A
+    second reference row is timed against the first (an A/A ratio)."""
     r = run_script(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--seq-len", "8",
-                    "--benchmark-paths", "sdpa,reference", "--benchmark-seq-lens", "8", "--benchmark-steps", "2",
-                    "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2", "--profile-dir", tmp_path / "p"],
-                   tmp_path)
+                    "--benchmark-paths", "sdpa,reference,reference", "--benchmark-seq-lens", "8",
+                    "--benchmark-steps", "2", "--warmup-steps", "1", "--num-seqs", "2", "--batch-size", "2",
+                    "--profile-dir", tmp_path / "p"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    fast, ref = json.loads((tmp_path / "p" / "benchmark.json").read_text())["rows"]
+    fast, ref, again = json.loads((tmp_path / "p" / "benchmark.json").read_text())["rows"]
     assert (fast["path"], ref["path"]) == ("sdpa", "reference") and ref["speedup_vs_reference"] == 1.0
     assert fast["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / fast["ms_per_step"])
+    assert again["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / again["ms_per_step"])
     lines = r.stdout.splitlines()
     table = [line for line in lines if line.startswith("tiny ")]
     assert table[0].split()[-2] == "n/a" and table[1].split()[-2] == "1.00x"
