@@ -261,11 +261,13 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
     otherwise run on slow unaligned ones (results/h200_2026-12-03b, call 5).
 
     norm: a LayerNorm applied to x first. With fused projections and kernels
-    (--triton-kernels), where ln_linear_acts_on(), the LayerNorm and the one
-    product run as torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
+    (--triton-kernels), where ln_linear_acts_on() and the LayerNorm has its weight
+    and bias, the LayerNorm and the one product run as
+    torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
     """
     widths = [layer.out_features for layer in layers]
-    if norm is not None and ln_linear_acts_on(fused, kernels, x):
+    if (norm is not None and norm.weight is not None and norm.bias is not None
+            and ln_linear_acts_on(fused, kernels, x)):
         weight, bias = concatenated_weights(layers)
         dtype = products_dtype(x)  # as F.linear would cast them under autocast
         out = torch.ops.tinyopenfold.ln_linear(x.reshape(-1, x.shape[-1]), norm.weight, norm.bias, weight.to(dtype),
@@ -678,7 +680,8 @@ class OuterProductMean(nn.Module):
 
     chunk_size: Optional[int] = None  # residues i per chunk of the [*, i, j, c, c] outer products
     fuse_projections = False  # a and b as one GEMM (see project())
-    triton_kernels = False  # lines 3-4 (product, division) as a hand-written forward kernel, on a GPU
+    triton_kernels = False  # on a GPU: lines 3-4 (product, division) as a hand-written forward kernel, and
+    # with fuse_projections lines 1-2 (LayerNorm(m) -> a, b) as ln_linear (see project())
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -1032,7 +1035,7 @@ LN_LINEAR_KERNEL_WIDTH = 128
 
 def ln_linear_acts_on(fused: bool, kernels: bool, x: torch.Tensor) -> bool:
     """Whether project(x, ..., norm=) runs torch.ops.tinyopenfold.ln_linear: fused
-    projections and --triton-kernels acting on x, rows of x contiguous, at most
+    projections and --triton-kernels acting on x, x contiguous, at most
     LN_LINEAR_KERNEL_WIDTH channels, and LN_LINEAR_KERNELS on."""
     return (LN_LINEAR_KERNELS and fusing(x, fused) and triton_acts_on(kernels, x) and x.is_contiguous()
             and x.shape[-1] <= LN_LINEAR_KERNEL_WIDTH)
@@ -1374,8 +1377,10 @@ class TinyOpenFold(nn.Module):
         as one matrix product each (see project(), project_channels_first()).
         triton_kernels: hand-written Triton kernels where there is one: the gated
         projections of the triangle multiplications (triangle_gating), the
-        outer-product mean's product and division (outer_product_mean, forward) and
-        the transitions, Alg. 9 and 15 (transition, forward and backward)."""
+        outer-product mean's product and division (outer_product_mean, forward),
+        the transitions, Alg. 9 and 15 (transition, forward and backward), and, with
+        fuse_projections too, the MSA side's LayerNorm and the projection after it,
+        Alg. 7 and 10 (ln_linear, forward and backward)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:

@@ -280,12 +280,13 @@ def ln_linear_path(norm, layer, x, grad, kernels_on, autocast=False):
 @on_cpu
 @pytest.mark.parametrize("lead, c, n, bias", [((2, 35), 24, 40, True), ((64,), 16, 8, False),
                                               ((3, 50), 64, 256, True)],
-                         ids=["odd-widths-two-row-blocks", "narrow-no-bias", "msa-attention-widths"])
+                         ids=["odd-widths-partial-row-block", "narrow-no-bias", "msa-attention-widths"])
 def test_ln_linear_kernels_match_pytorch(kernels, monkeypatch, lead, c, n, bias):
-    """float64: C = 24 padded to 32, N = 40 in a full and a masked step, 70 rows in a full
-    and a partial block; N = 8 (the pair-bias projection's padded width) in one masked
-    step of 16, no bias; the MSA attentions' q/k/v/g widths. The same project() call
-    through the operator and through LayerNorm + F.linear, everything compared."""
+    """float64, whose tiles are 32 rows x 32 outputs: C = 24 padded to 32, N = 40 in a
+    full and a masked step, 70 rows in two full blocks and a partial one; N = 8 (the
+    pair-bias projection's padded width) in one masked step, no bias; the MSA
+    attentions' q/k/v/g widths. The same project() call through the operator and
+    through LayerNorm + F.linear, everything compared."""
     norm, layer, x, grad = ln_linear_case(lead, c, n, bias)
     calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
     for name in calls:
@@ -299,6 +300,23 @@ def test_ln_linear_kernels_match_pytorch(kernels, monkeypatch, lead, c, n, bias)
         assert a.shape == b.shape and a.dtype == b.dtype, name
         err = (a - b).abs().max().item()
         assert err <= 1e-12 * b.abs().max().item(), f"{name}: max error {err:.3g}"
+
+
+@on_cpu
+def test_ln_linear_leaves_a_layer_norm_without_parameters_to_pytorch(kernels, monkeypatch):
+    """The operator takes the LayerNorm's weight and bias: a LayerNorm without them
+    (elementwise_affine=False, or bias=False) runs the PyTorch code instead."""
+    calls = {"ln_linear_forward": 0}
+    monkeypatch.setattr(kernels, "ln_linear_forward", counted(calls, "ln_linear_forward", kernels.ln_linear_forward))
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
+    _, layer, x, _ = ln_linear_case((2, 35), 24, 40)
+    for norm in (torch.nn.LayerNorm(24, elementwise_affine=False), torch.nn.LayerNorm(24, bias=False)):
+        norm = norm.double()
+        out, = tof.project(x, [layer], True, norm=norm, kernels=True)
+        torch.testing.assert_close(out, torch.nn.functional.linear(norm(x), layer.weight, layer.bias))
+    assert calls["ln_linear_forward"] == 0
+    out, = tof.project(x, [layer], True, norm=torch.nn.LayerNorm(24).double(), kernels=True)
+    assert calls["ln_linear_forward"] == 1  # with both parameters the operator runs
 
 
 @on_cpu
@@ -318,9 +336,10 @@ def test_ln_linear_path_computes_the_reference_function(kernels, monkeypatch, pa
     """With LN_LINEAR_KERNELS on (the default), the whole model in float64 against the
     reference. The operator runs where an MSA-side LayerNorm feeds a fused product of
     contiguous rows: Alg. 7's LayerNorm(m) -> q/k/v/g and Alg. 10's LayerNorm(m) -> a/b,
-    so 2 a block each way unchunked; chunks of attention rows (narrowed views of a batch
+    so 2 a block each way unchunked. Chunks of attention rows (narrowed views of a batch
     of 2) are not contiguous and keep the PyTorch code, but Alg. 10 projects before it
-    chunks and still runs it."""
+    chunks and still runs it: once a block backward, twice forward (the checkpointed
+    block's forward runs again in the backward)."""
     monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
     calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
     for name in calls:
@@ -328,7 +347,7 @@ def test_ln_linear_path_computes_the_reference_function(kernels, monkeypatch, pa
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
     blocks = CFG.n_evoformer_blocks
     if paths.get("chunk_size"):
-        assert calls["ln_linear_backward"] >= blocks and calls["ln_linear_forward"] >= calls["ln_linear_backward"]
+        assert calls == {"ln_linear_forward": 2 * blocks, "ln_linear_backward": blocks}
     else:
         assert calls == {"ln_linear_forward": 2 * blocks, "ln_linear_backward": 2 * blocks}
 
@@ -372,10 +391,10 @@ def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths
 @pytest.mark.parametrize("ln_linear", [False, True], ids=["no-ln-linear", "ln-linear"])
 def test_triton_path_compiles_without_graph_breaks(kernels, monkeypatch, ln_linear):
     """torch.compile sees the kernels as one custom operator each way (dynamo only traces
-    here); with LN_LINEAR_KERNELS and fused projections, ln_linear too."""
+    here), with fused projections; ln_linear too, exactly when LN_LINEAR_KERNELS is on."""
     monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", ln_linear)
     cfg = tof.config_from_preset("tiny")
-    model = tof.TinyOpenFold(cfg).configure(triton_kernels=True, fuse_projections=ln_linear)
+    model = tof.TinyOpenFold(cfg).configure(triton_kernels=True, fuse_projections=True)
     objective = tof.TrainingObjective(model, cfg, None, "cpu")
     ds = tof.SyntheticProteinDataset(2, cfg.max_seq_len, cfg.n_seqs, seed=0)
     torch._dynamo.reset()
@@ -479,10 +498,15 @@ def test_gpu_transition_kernels_are_as_accurate_as_pytorch(dtype, autocast, floo
                                               ((4, 64, 64), 128, 512, True), ((4, 16, 64), 64, 64, True),
                                               ((3, 37, 37), 20, 52, True)],
                          ids=["msa-attention-small", "pair-bias-small", "tri-attention-small", "opm-small", "odd"])
-def test_gpu_ln_linear_kernels_are_as_accurate_as_pytorch(dtype, autocast, floor, lead, c, n, bias):
+def test_gpu_ln_linear_kernels_are_as_accurate_as_pytorch(monkeypatch, dtype, autocast, floor, lead, c, n, bias):
     """The compiled kernels and the PyTorch code, each in the same precision, against the
     float64 PyTorch code: the kernels' relative error (norm) at most twice PyTorch's plus
-    a floor, for the output and every gradient."""
+    a floor, for the output and every gradient. The kernels ran once each way, on the
+    kernel path only."""
+    kernels = importlib.import_module("tiny_openfold_kernels")
+    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
+    for name in calls:
+        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
     norm, layer, x, grad = ln_linear_case(lead, c, n, bias, dtype=dtype, device="cuda")
     n64, l64 = copy.deepcopy(norm).double(), copy.deepcopy(layer).double()
     x64 = x.detach().double().requires_grad_()
@@ -491,6 +515,7 @@ def test_gpu_ln_linear_kernels_are_as_accurate_as_pytorch(dtype, autocast, floor
     for kernels_on in (False, True):
         got = ln_linear_path(norm, layer, x, grad, kernels_on, autocast)
         errors[kernels_on] = [((a.double() - t).norm() / t.norm()).item() for a, t in zip(got, truth)]
+        assert calls == {"ln_linear_forward": int(kernels_on), "ln_linear_backward": int(kernels_on)}
     for name, k, p in zip(["out", "dx", "ln.weight", "ln.bias", "weight", "bias"], errors[True], errors[False]):
         assert k <= 2 * p + floor, f"{name}: relative error {k:.3g}, PyTorch's {p:.3g}"
 
