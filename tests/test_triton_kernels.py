@@ -353,6 +353,28 @@ def test_ln_linear_path_computes_the_reference_function(kernels, monkeypatch, pa
 
 
 @on_cpu
+@pytest.mark.parametrize("checkpoint_blocks", [False, True], ids=["chunked", "chunked+checkpointed"])
+def test_ln_linear_runs_in_the_chunks_of_one_protein(kernels, monkeypatch, checkpoint_blocks):
+    """Batch 1 (the padded protein of test_fast_paths' inputs): a chunk of Alg. 7's MSA
+    rows is then contiguous, so the operator runs in each chunk too. Each way, per
+    block: Alg. 7 once a chunk and Alg. 10 once, backward; forward, each chunk again
+    when its checkpoint recomputes it, and the whole block again under
+    checkpoint_blocks."""
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
+    args = [a[-1:] for a in ARGS]
+    reference = run(MODEL, args)
+    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
+    for name in calls:
+        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    paths = dict(triton_kernels=True, fuse_projections=True, chunk_size=3, checkpoint_blocks=checkpoint_blocks)
+    assert_same_function(reference, run(MODEL, args, **paths), 1e-9)
+    blocks, chunks, recomputed = CFG.n_evoformer_blocks, -(-args[0].shape[1] // 3), 1 + checkpoint_blocks
+    assert chunks == 2
+    assert calls == {"ln_linear_forward": blocks * (chunks * (recomputed + 1) + recomputed),
+                     "ln_linear_backward": blocks * (chunks + 1)}
+
+
+@on_cpu
 @pytest.mark.parametrize("paths", [dict(triton_kernels=True),
                                    dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
                                    dict(triton_kernels=True, chunk_size=3, checkpoint_blocks=True)],
