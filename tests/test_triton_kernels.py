@@ -44,6 +44,14 @@ def kernels(monkeypatch):
     return importlib.import_module("tiny_openfold_kernels")
 
 
+def count_calls(monkeypatch, kernels, *names: str) -> dict:
+    """Count the calls of these functions of tiny_openfold_kernels: {name: calls}."""
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    return calls
+
+
 def pytorch_gating(p, bias, mask):
     """Lines 2-3 of Alg. 11/12 written with PyTorch operators, from the same P = W z^T."""
     c = p.shape[0] // 4
@@ -288,9 +296,7 @@ def test_ln_linear_kernels_match_pytorch(kernels, monkeypatch, lead, c, n, bias)
     attentions' q/k/v/g widths. The same project() call through the operator and
     through LayerNorm + F.linear, everything compared."""
     norm, layer, x, grad = ln_linear_case(lead, c, n, bias)
-    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
-    for name in calls:
-        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    calls = count_calls(monkeypatch, kernels, "ln_linear_forward", "ln_linear_backward")
     got = ln_linear_path(norm, layer, x, grad, True)
     assert calls == {"ln_linear_forward": 1, "ln_linear_backward": 1}
     want = ln_linear_path(norm, layer, x, grad, False)
@@ -306,8 +312,7 @@ def test_ln_linear_kernels_match_pytorch(kernels, monkeypatch, lead, c, n, bias)
 def test_ln_linear_leaves_a_layer_norm_without_parameters_to_pytorch(kernels, monkeypatch):
     """The operator takes the LayerNorm's weight and bias: a LayerNorm without them
     (elementwise_affine=False, or bias=False) runs the PyTorch code instead."""
-    calls = {"ln_linear_forward": 0}
-    monkeypatch.setattr(kernels, "ln_linear_forward", counted(calls, "ln_linear_forward", kernels.ln_linear_forward))
+    calls = count_calls(monkeypatch, kernels, "ln_linear_forward")
     monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
     _, layer, x, _ = ln_linear_case((2, 35), 24, 40)
     for norm in (torch.nn.LayerNorm(24, elementwise_affine=False), torch.nn.LayerNorm(24, bias=False)):
@@ -341,9 +346,7 @@ def test_ln_linear_path_computes_the_reference_function(kernels, monkeypatch, pa
     chunks and still runs it: once a block backward, twice forward (the checkpointed
     block's forward runs again in the backward)."""
     monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
-    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
-    for name in calls:
-        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    calls = count_calls(monkeypatch, kernels, "ln_linear_forward", "ln_linear_backward")
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
     blocks = CFG.n_evoformer_blocks
     if paths.get("chunk_size"):
@@ -363,9 +366,7 @@ def test_ln_linear_runs_in_the_chunks_of_one_protein(kernels, monkeypatch, check
     monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
     args = [a[-1:] for a in ARGS]
     reference = run(MODEL, args)
-    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
-    for name in calls:
-        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    calls = count_calls(monkeypatch, kernels, "ln_linear_forward", "ln_linear_backward")
     paths = dict(triton_kernels=True, fuse_projections=True, chunk_size=3, checkpoint_blocks=checkpoint_blocks)
     assert_same_function(reference, run(MODEL, args, **paths), 1e-9)
     blocks, chunks, recomputed = CFG.n_evoformer_blocks, -(-args[0].shape[1] // 3), 1 + checkpoint_blocks
@@ -526,9 +527,7 @@ def test_gpu_ln_linear_kernels_are_as_accurate_as_pytorch(monkeypatch, dtype, au
     a floor, for the output and every gradient. The kernels ran once each way, on the
     kernel path only."""
     kernels = importlib.import_module("tiny_openfold_kernels")
-    calls = {"ln_linear_forward": 0, "ln_linear_backward": 0}
-    for name in calls:
-        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    calls = count_calls(monkeypatch, kernels, "ln_linear_forward", "ln_linear_backward")
     norm, layer, x, grad = ln_linear_case(lead, c, n, bias, dtype=dtype, device="cuda")
     n64, l64 = copy.deepcopy(norm).double(), copy.deepcopy(layer).double()
     x64 = x.detach().double().requires_grad_()
@@ -546,9 +545,7 @@ def test_gpu_ln_linear_kernels_are_as_accurate_as_pytorch(monkeypatch, dtype, au
 def test_transition_kernels_stop_at_their_width(kernels, monkeypatch):
     """Wider transitions than TRANSITION_KERNEL_WIDTH keep the PyTorch code (the kernels were
     slower there on an H100); at the width they run."""
-    calls = {"transition_forward": 0}
-    monkeypatch.setattr(kernels, "transition_forward", counted(calls, "transition_forward",
-                                                               kernels.transition_forward))
+    calls = count_calls(monkeypatch, kernels, "transition_forward")
     module, x, _ = transition_case((2, 5), 24, 40)
     module.triton_kernels = True
     monkeypatch.setattr(tof, "TRANSITION_KERNEL_WIDTH", 16)
