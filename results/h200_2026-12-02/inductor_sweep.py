@@ -40,6 +40,12 @@ fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a 
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
 each process's profiled steps as OUTDIR/NAME.trace.json (Chrome trace).
+Before timing, each process runs the script's --peer-ping helper (a second process
+opens a CUDA context on the card and exits), so every graph replays in the same mode
+(SWEEP_PEER_PING=0 turns this off, as every sweep before the twenty-eighth session ran).
+Without it the process whose graph was captured last, after the others had opened their
+contexts, replayed with about 0.4 us between kernels where the others had about 0.1 us:
+0.8-0.9 ms a medium step (results/h100_2026-12-07b).
 A process not finished SWEEP_GRACE_S (default 120) seconds after the deadline is
 killed and its row printed as failed. The device returns only a few files per
 call, so tar OUTDIR into one file there.
@@ -51,6 +57,7 @@ import torch
 import tiny_openfold_v1 as t
 
 STEPS, WARMUP, PROFILED = int(os.environ.get("SWEEP_STEPS", 20)), 4, 5
+PEER_PING = os.environ.get("SWEEP_PEER_PING", "1") != "0"
 OPTIONS = {"combo": {"combo_kernels": True}, "autotune": {"max_autotune": True, "max_autotune_gemm": True},
            "coord": {"coordinate_descent_tuning": True},
            # LayerNorm backward as one "mix-order" kernel writes partial weight/bias gradients
@@ -285,6 +292,8 @@ def worker(outdir, deadline, n_total, name, spec):
     with open(os.path.join(outdir, "gpu.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         others_ready = len(glob.glob(os.path.join(outdir, "ready_*")))
+        if PEER_PING and device.type == "cuda":  # after this process's capture: see the docstring
+            t.peer_ping(device)
         result = t.time_steps(step, batches, batch, device, STEPS, 2)
         prof = None if device.type == "cpu" else pk.profile_steps(step, batches[0], PROFILED)
         if prof is not None and os.environ.get("SWEEP_TRACE"):  # a Chrome trace of the profiled steps
@@ -296,7 +305,7 @@ def worker(outdir, deadline, n_total, name, spec):
     result.update(name=name, preset=preset, path=path, inductor=opts, setup_s=round(setup_s, 1),
                   tflops=flops / result["ms_per_step"] / 1e9, mfu=flops / result["ms_per_step"] / 1e9 / 989.4,
                   peak_mb=t.peak_memory_mb(device), kernel_ms_per_step=kernel_ms,
-                  kernels_per_step=kernels, timed_alone=others_ready >= n_total,
+                  kernels_per_step=kernels, timed_alone=others_ready >= n_total, peer_ping=PEER_PING,
                   torch=torch.__version__, gpu=t.device_name(device))
     with open(os.path.join(outdir, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=1)
