@@ -9,7 +9,7 @@ checks them against the PyTorch code in float64).
 Four operations have kernels: the triangle multiplications' gated projections
 (below), the outer-product mean's forward, the transitions, and a LayerNorm and the
 projection after it (at the end of the file; the script uses it on the MSA side,
-LN_LINEAR_KERNELS).
+up to 64 channels: LN_LINEAR_KERNELS, LN_LINEAR_KERNEL_WIDTH).
 
 The triangle multiplications' gated projections (Suppl. Alg. 11/12, line 2):
 

@@ -1023,14 +1023,16 @@ register_operator("transition", _transition, _transition_fake, _transition_grad,
 # projections): one forward kernel per block of rows and one backward kernel plus the
 # weight gradient's GEMM (tiny_openfold_kernels.ln_linear_*). It runs on the MSA side,
 # where the model passes norm=: Alg. 7's LayerNorm(m) -> q/k/v/g and Alg. 10's
-# LayerNorm(m) -> a/b, up to LN_LINEAR_KERNEL_WIDTH input channels, as the
-# transitions. The pair side (Alg. 7's LayerNorm(z) -> pair bias, Alg. 13's
-# LayerNorm(z) -> pair bias and q/k/v/g, which would run the LayerNorm in both) keeps
-# the compiled PyTorch code: with it there too the small step was 0.05 ms slower, and
-# on the MSA side only 0.07 ms faster (H100, results/h100_2026-12-06c calls 10, 12).
+# LayerNorm(m) -> a/b, up to LN_LINEAR_KERNEL_WIDTH input channels. The pair side
+# (Alg. 7's LayerNorm(z) -> pair bias, Alg. 13's LayerNorm(z) -> pair bias and
+# q/k/v/g, which would run the LayerNorm in both) keeps the compiled PyTorch code: with
+# it there too the small step was 0.05 ms slower, and on the MSA side only 0.07 ms
+# faster (H100, results/h100_2026-12-06c calls 10, 12). At 128 channels (the medium
+# MSA) it gained nothing on any H100 and cost 0.42-0.47 ms a step on one
+# (results/h100_2026-12-07b), so the width is 64: the default size's MSA.
 # LN_LINEAR_KERNELS = False: the PyTorch code everywhere.
 LN_LINEAR_KERNELS = True
-LN_LINEAR_KERNEL_WIDTH = 128
+LN_LINEAR_KERNEL_WIDTH = 64
 
 
 def ln_linear_acts_on(fused: bool, kernels: bool, x: torch.Tensor) -> bool:
@@ -1380,7 +1382,7 @@ class TinyOpenFold(nn.Module):
         outer-product mean's product and division (outer_product_mean, forward),
         the transitions, Alg. 9 and 15 (transition, forward and backward), and, with
         fuse_projections too, the MSA side's LayerNorm and the projection after it,
-        Alg. 7 and 10 (ln_linear, forward and backward)."""
+        Alg. 7 and 10, up to 64 channels (ln_linear, forward and backward)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
@@ -4070,7 +4072,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "division (Alg. 10 lines 3-4) as one forward kernel that writes linear_out's layout; "
                         "the transitions up to 128 channels (Alg. 9, 15: LayerNorm, both products, ReLU) as one "
                         "kernel each way; with --fuse-projections, the MSA-side LayerNorm and the projection "
-                        "after it (Alg. 7's q/k/v/g, Alg. 10's a/b) as one kernel each way")
+                        "after it (Alg. 7's q/k/v/g, Alg. 10's a/b) up to 64 channels as one kernel each way")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "

@@ -273,9 +273,11 @@ def ln_linear_case(lead, c, n, bias=True, dtype=torch.float64, device="cpu", see
 
 def ln_linear_path(norm, layer, x, grad, kernels_on, autocast=False):
     """(out, dx, and the gradients of the LayerNorm's and the layer's parameters) of
-    project(x, [layer], fused=True, norm=norm) on one path."""
+    project(x, [layer], fused=True, norm=norm) on one path. The operator is tested at
+    any width here: its width limit (LN_LINEAR_KERNEL_WIDTH) is raised to x's."""
     monkey = pytest.MonkeyPatch()
     monkey.setattr(tof, "LN_LINEAR_KERNELS", kernels_on)
+    monkey.setattr(tof, "LN_LINEAR_KERNEL_WIDTH", max(tof.LN_LINEAR_KERNEL_WIDTH, x.shape[-1]))
     try:
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
             out, = tof.project(x, [layer], True, norm=norm, kernels=True)
@@ -322,6 +324,24 @@ def test_ln_linear_leaves_a_layer_norm_without_parameters_to_pytorch(kernels, mo
     assert calls["ln_linear_forward"] == 0
     out, = tof.project(x, [layer], True, norm=torch.nn.LayerNorm(24).double(), kernels=True)
     assert calls["ln_linear_forward"] == 1  # with both parameters the operator runs
+
+
+@on_cpu
+def test_ln_linear_stops_at_its_width(kernels, monkeypatch):
+    """Inputs wider than LN_LINEAR_KERNEL_WIDTH keep the PyTorch code (at 128 channels
+    the operator was no faster in the medium step on an H100, and on one card slower);
+    at the width it runs. The default width is 64, the default size's MSA."""
+    assert tof.LN_LINEAR_KERNEL_WIDTH == 64
+    calls = count_calls(monkeypatch, kernels, "ln_linear_forward")
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNELS", True)
+    norm, layer, x, _ = ln_linear_case((2, 35), 24, 40)
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNEL_WIDTH", 16)
+    out, = tof.project(x, [layer], True, norm=norm, kernels=True)
+    torch.testing.assert_close(out, torch.nn.functional.linear(norm(x), layer.weight, layer.bias))
+    assert calls["ln_linear_forward"] == 0
+    monkeypatch.setattr(tof, "LN_LINEAR_KERNEL_WIDTH", 24)
+    tof.project(x, [layer], True, norm=norm, kernels=True)
+    assert calls["ln_linear_forward"] == 1
 
 
 @on_cpu
