@@ -3,9 +3,10 @@ and which kernel each gap comes before (by name, summed over the trace).
 
     python3 results/h100_2026-12-07b/gap_histogram.py A.trace.json B.trace.json [TOP]
 
-A trace may be gzipped (A.trace.json.gz). Uses trace_gaps.py's reading of the GPU events (merged where they overlap). The two
-longest gaps of each trace are left out: in these traces they are the profiler's start
-(1.8-1.9 ms and 0.16-0.19 ms, around the copies issued before the first replay).
+A trace may be gzipped (A.trace.json.gz). Uses trace_gaps.py's reading of the GPU
+events (merged where they overlap). The two longest gaps of each trace are left out:
+in these traces they are the profiler's start (1.8-1.9 ms and 0.16-0.19 ms, around the
+copies issued before the first replay).
 Written to see where call14's medium step without ln_linear (m_off) spends the 0.9 ms
 outside its kernels that the step with it (m_on) does not.
 """
