@@ -4,16 +4,14 @@ and which kernel each gap comes before (by name, summed over the trace).
     python3 results/h100_2026-12-07b/gap_histogram.py A.trace.json B.trace.json [TOP]
 
 A trace may be gzipped (A.trace.json.gz). Uses trace_gaps.py's reading of the GPU
-events (merged where they overlap). The two longest gaps of each trace are left out:
+events and of their gaps (overlapping events merged). The two longest gaps of each trace are left out:
 in these traces they are the profiler's start (1.8-1.9 ms and 0.16-0.19 ms, around the
 copies issued before the first replay).
 Written to see where call14's medium step without ln_linear (m_off) spends the 0.9 ms
 outside its kernels that the step with it (m_on) does not.
 """
 import collections
-import gzip
 import importlib.util
-import json
 import os
 import sys
 
@@ -26,15 +24,9 @@ EDGES = [0.5, 1.0, 2.0, 5.0, float("inf")]  # us
 
 
 def gaps(path):
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
-        events = trace_gaps.spans(json.load(f)["traceEvents"], trace_gaps.GPU_CATS)
-    out, end, last = [], events[0][0], events[0][2]
-    for start, stop, name in events:
-        if start > end:
-            out.append((start - end, last, name))
-        if stop > end:
-            end, last = stop, name
-    return sorted(out, key=lambda g: -g[0])[2:], len(events)
+    """(the trace's gaps, longest first, without the two longest; its GPU event count)."""
+    events = trace_gaps.spans(trace_gaps.load(path), trace_gaps.GPU_CATS)
+    return sorted(trace_gaps.idle_gaps(events)[0], key=lambda g: -g[0])[2:], len(events)
 
 
 def main():
@@ -51,7 +43,7 @@ def main():
         lo = hi
     by_next = [collections.Counter(), collections.Counter()]
     for counter, gs in zip(by_next, (a, b)):
-        for gap, _, after in gs:
+        for gap, _, after, _ in gs:
             counter[after[:60]] += gap
     diff = {k: by_next[0][k] - by_next[1][k] for k in set(by_next[0]) | set(by_next[1])}
     print(f"\nidle before each kernel (us over the trace), the {top} largest differences A - B:")
