@@ -261,13 +261,11 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
     otherwise run on slow unaligned ones (results/h200_2026-12-03b, call 5).
 
     norm: a LayerNorm applied to x first. With fused projections and kernels
-    (--triton-kernels), where ln_linear_acts_on() and the LayerNorm has its weight
-    and bias, the LayerNorm and the one product run as
-    torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
+    (--triton-kernels), where ln_linear_acts_on(), the LayerNorm and the one product
+    run as torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
     """
     widths = [layer.out_features for layer in layers]
-    if (norm is not None and norm.weight is not None and norm.bias is not None
-            and ln_linear_acts_on(fused, kernels, x)):
+    if ln_linear_acts_on(fused, kernels, x, norm):
         weight, bias = concatenated_weights(layers)
         dtype = products_dtype(x)  # as F.linear would cast them under autocast
         out = torch.ops.tinyopenfold.ln_linear(x.reshape(-1, x.shape[-1]), norm.weight, norm.bias, weight.to(dtype),
@@ -1035,11 +1033,13 @@ LN_LINEAR_KERNELS = True
 LN_LINEAR_KERNEL_WIDTH = 64
 
 
-def ln_linear_acts_on(fused: bool, kernels: bool, x: torch.Tensor) -> bool:
-    """Whether project(x, ..., norm=) runs torch.ops.tinyopenfold.ln_linear: fused
-    projections and --triton-kernels acting on x, x contiguous, at most
-    LN_LINEAR_KERNEL_WIDTH channels, and LN_LINEAR_KERNELS on."""
-    return (LN_LINEAR_KERNELS and fusing(x, fused) and triton_acts_on(kernels, x) and x.is_contiguous()
+def ln_linear_acts_on(fused: bool, kernels: bool, x: torch.Tensor, norm: Optional[nn.LayerNorm]) -> bool:
+    """Whether project(x, ..., norm=norm) runs torch.ops.tinyopenfold.ln_linear: a
+    LayerNorm with its weight and bias (the operator takes both), fused projections and
+    --triton-kernels acting on x, x contiguous, at most LN_LINEAR_KERNEL_WIDTH channels,
+    and LN_LINEAR_KERNELS on."""
+    return (LN_LINEAR_KERNELS and norm is not None and norm.weight is not None and norm.bias is not None
+            and fusing(x, fused) and triton_acts_on(kernels, x) and x.is_contiguous()
             and x.shape[-1] <= LN_LINEAR_KERNEL_WIDTH)
 
 
