@@ -405,11 +405,8 @@ def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths
     padding and a masked MSA entry (test_fast_paths' inputs); the kernels ran, once
     each way per triangle multiplication (2 per block), and forward per outer-product
     mean (1 per block, or one per chunk of rows)."""
-    calls = {"forward": 0, "backward": 0, "opm_forward": 0, "transition_forward": 0, "transition_backward": 0}
-    for name in ("forward", "backward"):
-        monkeypatch.setattr(kernels, f"gating_{name}", counted(calls, name, getattr(kernels, f"gating_{name}")))
-    for name in ("opm_forward", "transition_forward", "transition_backward"):
-        monkeypatch.setattr(kernels, name, counted(calls, name, getattr(kernels, name)))
+    calls = count_calls(monkeypatch, kernels, "gating_forward", "gating_backward", "opm_forward",
+                        "transition_forward", "transition_backward")
     assert_same_function(REFERENCE, run(MODEL, ARGS, **paths), 1e-9)
     recomputed = 2 if paths.get("checkpoint_blocks") else 1  # block checkpointing runs the forward again
 
@@ -425,7 +422,8 @@ def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths
     # early stop): the last chunk of its last module, the pair transition, is left to that
     # chunk's own checkpoint, so it runs once less.
     early_stop = blocks if paths.get("checkpoint_blocks") and chunks(N) > 1 else 0
-    assert calls == {"forward": 2 * blocks * recomputed, "backward": 2 * blocks, "opm_forward": blocks * runs(N),
+    assert calls == {"gating_forward": 2 * blocks * recomputed, "gating_backward": 2 * blocks,
+                     "opm_forward": blocks * runs(N),
                      "transition_forward": blocks * (runs(S) + runs(N)) - early_stop,
                      "transition_backward": blocks * (chunks(S) + chunks(N))}
 
