@@ -192,15 +192,25 @@ ATTENTION_IMPLEMENTATIONS = ("reference", "sdpa", "flex")
 COMPILE_SCOPES = ("step", "block")  # --compile-scope (see make_objective)
 
 
+class Linear(nn.Linear):
+    """nn.Linear whose product goes through linear_product(), so that
+    --weight-grad-stream reaches every layer. Same parameters, same state_dict."""
+
+    side_weight_grads = False  # set by TinyOpenFold.configure(weight_grad_stream=)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear_product(x, self.weight, self.bias, self.side_weight_grads)
+
+
 def linear(c_in: int, c_out: int, bias: bool = True, init: str = "default") -> nn.Linear:
-    """nn.Linear with AF2's initialisation (Suppl. 1.11.4).
+    """nn.Linear (the Linear above) with AF2's initialisation (Suppl. 1.11.4).
 
     init="default": LeCun normal, std = 1 / sqrt(fan_in), bias 0.
     init="final":   all zeros, for the last layer of a residual branch, so a
                     fresh Evoformer block is the identity.
     init="gating":  weight 0 and bias 1, so a fresh sigmoid gate is ~0.73 open.
     """
-    layer = nn.Linear(c_in, c_out, bias=bias)
+    layer = Linear(c_in, c_out, bias=bias)
     with torch.no_grad():
         if init == "default":
             nn.init.normal_(layer.weight, std=1.0 / math.sqrt(c_in))
@@ -280,7 +290,7 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
     if pad:
         weight = torch.cat([weight, weight.new_zeros(pad, weight.shape[1])])
         bias = None if bias is None else torch.cat([bias, bias.new_zeros(pad)])
-    return F.linear(x, weight, bias).split(widths + [pad], dim=-1)[:len(layers)]
+    return linear_product(x, weight, bias, layers[0].side_weight_grads).split(widths + [pad], dim=-1)[:len(layers)]
 
 
 def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
@@ -296,7 +306,7 @@ def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: 
     weight, bias = concatenated_weights(layers)
     # One 2-D product over all of x's rows (batch included), so that its weight
     # gradient in backward is also one GEMM, not one per protein plus a sum.
-    out = torch.matmul(weight, x.reshape(-1, x.shape[-1]).t())  # [sum c_out, * I J]
+    out = channels_first_product(weight, x.reshape(-1, x.shape[-1]), layers[0].side_weight_grads)  # [sum c_out, * I J]
     out = out.unflatten(-1, x.shape[:-1]).movedim(0, -3)  # [*, sum c_out, I, J]
     if bias is not None:
         out = out + bias.to(out.dtype)[:, None, None]  # in the product's dtype, as F.linear under autocast
@@ -311,6 +321,114 @@ def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
         return weight, None
     return weight, torch.cat([layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
                               for layer in layers])
+
+
+# --- Weight gradients on a second CUDA stream (--weight-grad-stream) -----------
+#
+# In backward a product y = x W^T + b gives two products: dx = dy W, which the
+# rest of backward waits for, and dW = dy^T x, which only the optimizer reads. The
+# dW products are long-K GEMMs (K = every pair of every protein: 16,384 rows at the
+# default size) that cuBLAS splits into partial products plus a reduction kernel,
+# while the kernels on the critical path around them are short and leave most of
+# the GPU idle. With the flag each dW runs on a second stream, forked from the
+# main one where dy is ready, and joined back (join_weight_grads) before anything
+# reads a weight gradient: in CastOnce's FrontPieces.backward, where --cast-once
+# collects them, and again before the optimizer.
+#
+# Why the flag needs --cast-once: without it every weight is cast to bf16 in the
+# step and its gradient cast back to float32 on the main stream right after its
+# product, before any join could run. And under --compile Inductor may give dy's
+# or x's memory to a later kernel while the second stream still reads it (the
+# caching allocator's record_stream guards its own frees, not Inductor's reuse of
+# its buffers), so the step then compiles with buffer reuse off (make_objective).
+
+_WEIGHT_GRAD_STREAMS: Dict[torch.device, "torch.cuda.Stream"] = {}
+_WEIGHT_GRADS_PENDING: set = set()  # devices whose second stream has work not yet joined
+SIDE_WEIGHT_GRADS_ON_CPU = False  # the tests set this to run SideStreamProduct on a CPU (no streams there)
+
+
+def _weight_grad(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """g @ x [N, K] for g [N, M] and x [M, K]: a weight gradient (g = dy^T, or dy
+    channels first). On a GPU launched on the device's second stream: read it only
+    after join_weight_grads()."""
+    if not g.is_cuda:
+        return g @ x
+    main = torch.cuda.current_stream(g.device)
+    side = _WEIGHT_GRAD_STREAMS.get(g.device)
+    if side is None:
+        side = _WEIGHT_GRAD_STREAMS[g.device] = torch.cuda.Stream(g.device)
+    out = g.new_empty((g.shape[0], x.shape[1]))  # allocated on the main stream, which frees it after the join
+    side.wait_stream(main)  # g and x are written
+    with torch.cuda.stream(side):
+        torch.mm(g, x, out=out)
+    for t in (g, x, out):
+        t.record_stream(side)  # the allocator hands their memory to main-stream work only after side's
+    _WEIGHT_GRADS_PENDING.add(g.device)
+    return out
+
+
+def _weight_grad_fake(g, x):
+    return g.new_empty((g.shape[0], x.shape[1]))
+
+
+if not hasattr(torch.ops.tinyopenfold, "weight_grad"):  # once per process, as register_operator below
+    torch.library.custom_op("tinyopenfold::weight_grad", _weight_grad, mutates_args=()).register_fake(
+        _weight_grad_fake)
+
+
+def join_weight_grads() -> None:
+    """Make each GPU's current stream wait for the weight gradients launched on its
+    second stream (nothing to do when none are pending)."""
+    for device in list(_WEIGHT_GRADS_PENDING):
+        torch.cuda.current_stream(device).wait_stream(_WEIGHT_GRAD_STREAMS[device])
+    _WEIGHT_GRADS_PENDING.clear()
+
+
+class SideStreamProduct(torch.autograd.Function):
+    """y = x W^T + b (x [*, K], W [N, K]), or channels_first: y = W x^T [N, M] (x [M, K],
+    no bias). Backward is autograd's own (the same products, in the same layouts)
+    except that dW goes through torch.ops.tinyopenfold.weight_grad: the second stream."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, channels_first: bool):
+        ctx.save_for_backward(x, weight)
+        ctx.channels_first, ctx.has_bias = channels_first, bias is not None
+        return torch.matmul(weight, x.t()) if channels_first else F.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight = ctx.saved_tensors
+        if ctx.channels_first:  # dy [N, M]
+            dx = dy.t() @ weight if ctx.needs_input_grad[0] else None
+            return dx, torch.ops.tinyopenfold.weight_grad(dy, x), None, None
+        dy2 = dy.reshape(-1, dy.shape[-1])  # [M, N]
+        dx = dy @ weight if ctx.needs_input_grad[0] else None
+        dw = torch.ops.tinyopenfold.weight_grad(dy2.t(), x.reshape(-1, x.shape[-1]))
+        return dx, dw, dy2.sum(0) if ctx.has_bias else None, None
+
+
+def side_weight_grads(x: torch.Tensor, enabled: bool) -> bool:
+    """Whether a product of x takes SideStreamProduct: the flag, autograd on, and a GPU
+    (a CPU only if SIDE_WEIGHT_GRADS_ON_CPU, the tests)."""
+    return enabled and torch.is_grad_enabled() and (x.is_cuda or SIDE_WEIGHT_GRADS_ON_CPU)
+
+
+def linear_product(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], side: bool) -> torch.Tensor:
+    """F.linear(x, weight, bias); side (--weight-grad-stream): the same product with its
+    weight gradient on the second stream, the inputs cast to autocast's dtype here, as
+    F.linear would cast them."""
+    if not side_weight_grads(x, side):
+        return F.linear(x, weight, bias)
+    dtype = products_dtype(x)
+    return SideStreamProduct.apply(x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype), False)
+
+
+def channels_first_product(weight: torch.Tensor, x: torch.Tensor, side: bool) -> torch.Tensor:
+    """weight @ x^T [N, M] for weight [N, K] and x [M, K]; side as in linear_product."""
+    if not side_weight_grads(x, side):
+        return torch.matmul(weight, x.t())
+    dtype = products_dtype(x)
+    return SideStreamProduct.apply(x.to(dtype), weight.to(dtype), None, True)
 
 
 def traced(forward):
@@ -1145,7 +1263,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
         projections = (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p)
         if triton_acts_on(self.triton_kernels, z):  # line 2 as P = W z^T, then one kernel (triangle_gating)
             weight, bias = concatenated_weights(projections)
-            p = torch.matmul(weight, z.reshape(-1, z.shape[-1]).t())  # [4c, * N_res N_res]
+            p = channels_first_product(weight, z.reshape(-1, z.shape[-1]), self.linear_g.side_weight_grads)  # [4c, * N_res N_res]
             mask = pair_mask.expand(z.shape[:-1])  # one value per pair, as the kernel reads it
             a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)  # [*, c, N_res, N_res] each
         else:
@@ -1368,7 +1486,7 @@ class TinyOpenFold(nn.Module):
 
     def configure(self, attention: str = "reference", chunk_size: Optional[int] = None,
                   checkpoint_blocks: bool = False, fuse_projections: bool = False,
-                  triton_kernels: bool = False) -> "TinyOpenFold":
+                  triton_kernels: bool = False, weight_grad_stream: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
         all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all
         four). chunk_size: rows per chunk of the attentions, transitions,
@@ -1382,7 +1500,10 @@ class TinyOpenFold(nn.Module):
         outer-product mean's product and division (outer_product_mean, forward),
         the transitions, Alg. 9 and 15 (transition, forward and backward), and, with
         fuse_projections too, the MSA side's LayerNorm and the projection after it,
-        Alg. 7 and 10, up to 64 channels (ln_linear, forward and backward)."""
+        Alg. 7 and 10, up to 64 channels (ln_linear, forward and backward).
+        weight_grad_stream: on a GPU, the weight gradients of the nn.Linear products
+        on a second CUDA stream (SideStreamProduct; the run joins them before its
+        optimizer reads them)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
@@ -1403,6 +1524,8 @@ class TinyOpenFold(nn.Module):
                 module.fuse_projections = bool(fuse_projections)
             if isinstance(module, (TriangleMultiplicationOutgoing, OuterProductMean, Transition, GatedAttention)):
                 module.triton_kernels = bool(triton_kernels)
+            if isinstance(module, Linear):
+                module.side_weight_grads = bool(weight_grad_stream)
         return self
 
     def forward(self, msa_tokens, pair_features, msa_mask=None, residue_mask=None):
@@ -2007,11 +2130,13 @@ class TrainConfig:
     cast_once: bool = False  # nn.Linear parameters cast to the autocast dtype once a step (CastOnce), not per use
     triton_kernels: bool = False  # hand-written Triton kernels (triangle gating, OPM forward, transitions)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
+    weight_grad_stream: bool = False  # weight gradients on a second CUDA stream (SideStreamProduct); needs cast_once
 
     def model_paths(self) -> dict:
         """The keyword arguments of TinyOpenFold.configure for this run's paths."""
         return dict(attention=self.attention, chunk_size=self.chunk_size, checkpoint_blocks=self.checkpoint_blocks,
-                    fuse_projections=self.fuse_projections, triton_kernels=self.triton_kernels)
+                    fuse_projections=self.fuse_projections, triton_kernels=self.triton_kernels,
+                    weight_grad_stream=self.weight_grad_stream)
 
     @property
     def fast_loop(self) -> bool:
@@ -2103,7 +2228,9 @@ def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, a
         for block in getattr(model, "module", model).evoformer:
             block.compile(dynamic=False)
     elif tc.compile:
-        objective = torch.compile(objective, dynamic=False)
+        # --weight-grad-stream: no Inductor buffer reuse, as the second stream may still read a dead buffer
+        options = dict(allow_buffer_reuse=False, inplace_buffers=False) if tc.weight_grad_stream else None
+        objective = torch.compile(objective, dynamic=False, options=options)
     if tc.cast_once:  # the weights are split outside the compiled objective
         if not isinstance(optimizer, FlatAdamW) or amp_dtype is None:
             raise ValueError("--cast-once: make_objective needs --flat-optimizer's FlatAdamW and autocast")
@@ -2277,6 +2404,7 @@ class FrontPieces(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        join_weight_grads()  # --weight-grad-stream: the gradients below may still be in the making
         ctx.cast.store_gradients(grads)
         return None, None
 
@@ -2347,6 +2475,7 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 def optimizer_update(optimizer: torch.optim.Optimizer, scaler, grad_clip: float) -> None:
     """Gradient clipping and the AdamW step (GradScaler's unscale/step with fp16)."""
+    join_weight_grads()  # --weight-grad-stream (already joined under --cast-once; nothing pending then)
     if isinstance(optimizer, FlatAdamW):
         optimizer.gather_gradients()
     if scaler is not None:
@@ -2419,6 +2548,12 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
         if mode != "none":
             raise UsageError("--cast-once: one process on one device (DataParallel and DDP watch the parameters "
                              "themselves); use --parallel none")
+    if tc.weight_grad_stream:
+        if device.type != "cuda":
+            raise UsageError("--weight-grad-stream: needs a CUDA or ROCm GPU (a second stream); leave it out on a CPU")
+        if not tc.cast_once:
+            raise UsageError("--weight-grad-stream: joins the gradients where --cast-once collects them; add "
+                             "--cast-once (with --flat-optimizer and --use-amp)")
 
 
 PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
@@ -3664,16 +3799,17 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, ckpt, chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, wgstream, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  cast_once=False, triton_kernels=False)
+                  cast_once=False, triton_kernels=False, weight_grad_stream=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
-                "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels"}
+                "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels",
+                "wgstream": "weight_grad_stream"}
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue
@@ -4073,6 +4209,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the transitions up to 128 channels (Alg. 9, 15: LayerNorm, both products, ReLU) as one "
                         "kernel each way; with --fuse-projections, the MSA-side LayerNorm and the projection "
                         "after it (Alg. 7's q/k/v/g, Alg. 10's a/b) up to 64 channels as one kernel each way")
+    g.add_argument("--weight-grad-stream", action="store_true",
+                   help="with --cast-once (GPU): each nn.Linear weight gradient in backward on a second CUDA stream, "
+                        "overlapping the rest of backward; joined before the optimizer (same products)")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
@@ -4168,6 +4307,7 @@ def configs_from_args(args) -> tuple:
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
         cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, cast_once=args.cast_once,
+        weight_grad_stream=args.weight_grad_stream,
         triton_kernels=args.triton_kernels,
         peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:
