@@ -275,11 +275,13 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
     run as torch.ops.tinyopenfold.ln_linear: y = norm(x) is not stored.
     """
     widths = [layer.out_features for layer in layers]
+    side = getattr(layers[0], "side_weight_grads", False)  # --weight-grad-stream (False for a plain nn.Linear)
     if ln_linear_acts_on(fused, kernels, x, norm):
         weight, bias = concatenated_weights(layers)
         dtype = products_dtype(x)  # as F.linear would cast them under autocast
         out = torch.ops.tinyopenfold.ln_linear(x.reshape(-1, x.shape[-1]), norm.weight, norm.bias, weight.to(dtype),
-                                               None if bias is None else bias.to(dtype), norm.eps)
+                                               None if bias is None else bias.to(dtype), norm.eps,
+                                               weight_grads_on_side(x, side))
         return out.view(*x.shape[:-1], -1).split(widths, dim=-1)
     if norm is not None:
         x = norm(x)
@@ -290,7 +292,7 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
     if pad:
         weight = torch.cat([weight, weight.new_zeros(pad, weight.shape[1])])
         bias = None if bias is None else torch.cat([bias, bias.new_zeros(pad)])
-    return linear_product(x, weight, bias, layers[0].side_weight_grads).split(widths + [pad], dim=-1)[:len(layers)]
+    return linear_product(x, weight, bias, side).split(widths + [pad], dim=-1)[:len(layers)]
 
 
 def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool) -> tuple:
@@ -306,7 +308,8 @@ def project_channels_first(x: torch.Tensor, layers: Sequence[nn.Linear], fused: 
     weight, bias = concatenated_weights(layers)
     # One 2-D product over all of x's rows (batch included), so that its weight
     # gradient in backward is also one GEMM, not one per protein plus a sum.
-    out = channels_first_product(weight, x.reshape(-1, x.shape[-1]), layers[0].side_weight_grads)  # [sum c_out, * I J]
+    side = getattr(layers[0], "side_weight_grads", False)  # as in project()
+    out = channels_first_product(weight, x.reshape(-1, x.shape[-1]), side)  # [sum c_out, * I J]
     out = out.unflatten(-1, x.shape[:-1]).movedim(0, -3)  # [*, sum c_out, I, J]
     if bias is not None:
         out = out + bias.to(out.dtype)[:, None, None]  # in the product's dtype, as F.linear under autocast
@@ -371,6 +374,12 @@ def _weight_grad_fake(g, x):
     return g.new_empty((g.shape[0], x.shape[1]))
 
 
+def weight_grad_product(g: torch.Tensor, x: torch.Tensor, side: bool) -> torch.Tensor:
+    """g @ x, on the second stream if side: the weight gradients computed inside the
+    hand-written kernels' backward operators (transition, ln_linear)."""
+    return _weight_grad(g, x) if side else g @ x
+
+
 if not hasattr(torch.ops.tinyopenfold, "weight_grad"):  # once per process, as register_operator below
     torch.library.custom_op("tinyopenfold::weight_grad", _weight_grad, mutates_args=()).register_fake(
         _weight_grad_fake)
@@ -407,7 +416,7 @@ class SideStreamProduct(torch.autograd.Function):
         return dx, dw, dy2.sum(0) if ctx.has_bias else None, None
 
 
-def side_weight_grads(x: torch.Tensor, enabled: bool) -> bool:
+def weight_grads_on_side(x: torch.Tensor, enabled: bool) -> bool:
     """Whether a product of x takes SideStreamProduct: the flag, autograd on, and a GPU
     (a CPU only if SIDE_WEIGHT_GRADS_ON_CPU, the tests)."""
     return enabled and torch.is_grad_enabled() and (x.is_cuda or SIDE_WEIGHT_GRADS_ON_CPU)
@@ -417,7 +426,7 @@ def linear_product(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
     """F.linear(x, weight, bias); side (--weight-grad-stream): the same product with its
     weight gradient on the second stream, the inputs cast to autocast's dtype here, as
     F.linear would cast them."""
-    if not side_weight_grads(x, side):
+    if not weight_grads_on_side(x, side):
         return F.linear(x, weight, bias)
     dtype = products_dtype(x)
     return SideStreamProduct.apply(x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype), False)
@@ -425,7 +434,7 @@ def linear_product(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
 
 def channels_first_product(weight: torch.Tensor, x: torch.Tensor, side: bool) -> torch.Tensor:
     """weight @ x^T [N, M] for weight [N, K] and x [M, K]; side as in linear_product."""
-    if not side_weight_grads(x, side):
+    if not weight_grads_on_side(x, side):
         return torch.matmul(weight, x.t())
     dtype = products_dtype(x)
     return SideStreamProduct.apply(x.to(dtype), weight.to(dtype), None, True)
@@ -714,7 +723,7 @@ class Transition(nn.Module):
         save_h = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *self.parameters()))
         out, _ = torch.ops.tinyopenfold.transition(
             x.reshape(-1, x.shape[-1]), ln.weight, ln.bias, l1.weight.to(dtype), l1.bias.to(dtype),
-            l2.weight.to(dtype), l2.bias.to(dtype), ln.eps, save_h)
+            l2.weight.to(dtype), l2.bias.to(dtype), ln.eps, save_h, weight_grads_on_side(x, l1.side_weight_grads))
         return out.view(x.shape)  # [*, C] in the products' dtype, as linear_2 returns it
 
 
@@ -1072,9 +1081,11 @@ def _transition_shapes(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> T
 
 def _transition(x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor, w1: torch.Tensor,
                 b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor, eps: float,
-                save_h: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+                save_h: bool, side_weight_grads: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """(out [M, C], h [M, H]) in w1's dtype: out = relu(LayerNorm(x) w1^T + b1) w2^T + b2 and
-    its hidden activations h, which backward reads (an empty [0, H] when not save_h)."""
+    its hidden activations h, which backward reads (an empty [0, H] when not save_h).
+    side_weight_grads (--weight-grad-stream): backward's two weight gradients on the
+    second stream (_weight_grad)."""
     import tiny_openfold_kernels
     M, C, H = _transition_shapes(x, w1, w2)
     out = x.new_empty((M, C), dtype=w1.dtype)
@@ -1087,13 +1098,14 @@ def _transition(x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor,
     return out, h
 
 
-def _transition_fake(x, ln_weight, ln_bias, w1, b1, w2, b2, eps, save_h):
+def _transition_fake(x, ln_weight, ln_bias, w1, b1, w2, b2, eps, save_h, side_weight_grads=False):
     M, C, H = _transition_shapes(x, w1, w2)
     return x.new_empty((M, C), dtype=w1.dtype), x.new_empty((M if save_h else 0, H), dtype=w1.dtype)
 
 
 def _transition_backward(dout: torch.Tensor, x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor,
-                         w1: torch.Tensor, w2: torch.Tensor, h: torch.Tensor, eps: float) -> List[torch.Tensor]:
+                         w1: torch.Tensor, w2: torch.Tensor, h: torch.Tensor, eps: float,
+                         side_weight_grads: bool = False) -> List[torch.Tensor]:
     """[dx, dw1, dw2, sums]: dx in x's dtype, dw1 = dh^T y and dw2 = dout^T h as cuBLAS products
     in w1's dtype, and sums [H + 3C] (float32; float64 for float64), the gradients of b1,
     the LayerNorm's weight and bias, and b2, one after another (_transition_grad splits them)."""
@@ -1105,30 +1117,32 @@ def _transition_backward(dout: torch.Tensor, x: torch.Tensor, ln_weight: torch.T
         partial = tiny_openfold_kernels.transition_backward(
             dout, x, ln_weight.contiguous(), ln_bias.contiguous(), w1.contiguous(), w2.contiguous(),
             h.contiguous(), eps, dx, y, dh)
-    return [dx, dh.t() @ y, dout.t() @ h, partial.sum(0)]  # the programs' partial sums, added up
+    return [dx, weight_grad_product(dh.t(), y, side_weight_grads), weight_grad_product(dout.t(), h, side_weight_grads),
+            partial.sum(0)]  # the programs' partial sums, added up
 
 
-def _transition_backward_fake(dout, x, ln_weight, ln_bias, w1, w2, h, eps):
+def _transition_backward_fake(dout, x, ln_weight, ln_bias, w1, w2, h, eps, side_weight_grads=False):
     M, C, H = _transition_shapes(x, w1, w2)
     sums_dtype = torch.float64 if w1.dtype == torch.float64 else torch.float32
     return [torch.empty_like(x), torch.empty_like(w1), torch.empty_like(w2), x.new_empty(H + 3 * C, dtype=sums_dtype)]
 
 
 def _transition_setup(ctx, inputs, output):
-    x, ln_weight, ln_bias, w1, b1, w2, b2, eps, save_h = inputs
+    x, ln_weight, ln_bias, w1, b1, w2, b2, eps, save_h, side = inputs
     ctx.save_for_backward(x, ln_weight, ln_bias, w1, w2, output[1])
-    ctx.eps, ctx.save_h, ctx.b_dtypes = eps, save_h, (b1.dtype, b2.dtype)
+    ctx.eps, ctx.save_h, ctx.b_dtypes, ctx.side = eps, save_h, (b1.dtype, b2.dtype), side
 
 
 def _transition_grad(ctx, dout, dh_unused):
     x, ln_weight, ln_bias, w1, w2, h = ctx.saved_tensors
     torch._check(ctx.save_h, lambda: "transition: backward needs save_h=True in the forward call")
-    dx, dw1, dw2, sums = torch.ops.tinyopenfold.transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, ctx.eps)
+    dx, dw1, dw2, sums = torch.ops.tinyopenfold.transition_backward(dout, x, ln_weight, ln_bias, w1, w2, h, ctx.eps,
+                                                                     ctx.side)
     C, H = x.shape[1], w1.shape[0]
     d_b1, d_ln_weight, d_ln_bias, d_b2 = sums.split((H, C, C, C))
     # each bias gradient rounded to the products' dtype, as F.linear's would be
     return (dx, d_ln_weight.to(ln_weight.dtype), d_ln_bias.to(ln_bias.dtype), dw1,
-            d_b1.to(w1.dtype).to(ctx.b_dtypes[0]), dw2, d_b2.to(w1.dtype).to(ctx.b_dtypes[1]), None, None)
+            d_b1.to(w1.dtype).to(ctx.b_dtypes[0]), dw2, d_b2.to(w1.dtype).to(ctx.b_dtypes[1]), None, None, None)
 
 
 register_operator("transition", _transition, _transition_fake, _transition_grad, _transition_setup,
@@ -1170,8 +1184,9 @@ def _ln_linear_shapes(x: torch.Tensor, weight: torch.Tensor) -> Tuple[int, int, 
 
 
 def _ln_linear(x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor, weight: torch.Tensor,
-               bias: Optional[torch.Tensor], eps: float) -> torch.Tensor:
-    """LayerNorm(x) weight^T + bias, [M, N] in weight's dtype."""
+               bias: Optional[torch.Tensor], eps: float, side_weight_grads: bool = False) -> torch.Tensor:
+    """LayerNorm(x) weight^T + bias, [M, N] in weight's dtype (side_weight_grads: backward's
+    weight gradient on the second stream, as in _transition)."""
     import tiny_openfold_kernels
     M, C, N = _ln_linear_shapes(x, weight)
     out = x.new_empty((M, N), dtype=weight.dtype)
@@ -1182,13 +1197,13 @@ def _ln_linear(x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor, 
     return out
 
 
-def _ln_linear_fake(x, ln_weight, ln_bias, weight, bias, eps):
+def _ln_linear_fake(x, ln_weight, ln_bias, weight, bias, eps, side_weight_grads=False):
     M, C, N = _ln_linear_shapes(x, weight)
     return x.new_empty((M, N), dtype=weight.dtype)
 
 
 def _ln_linear_backward(dout: torch.Tensor, x: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torch.Tensor,
-                        weight: torch.Tensor, eps: float) -> List[torch.Tensor]:
+                        weight: torch.Tensor, eps: float, side_weight_grads: bool = False) -> List[torch.Tensor]:
     """[dx, dweight, sums]: dx in x's dtype, dweight = dout^T y (cuBLAS) in weight's dtype,
     and sums [N + 2C] (float32; float64 for float64): the gradients of the bias and of
     the LayerNorm's weight and bias, one after another."""
@@ -1199,28 +1214,29 @@ def _ln_linear_backward(dout: torch.Tensor, x: torch.Tensor, ln_weight: torch.Te
     with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
         partial = tiny_openfold_kernels.ln_linear_backward(
             dout, x, ln_weight.contiguous(), ln_bias.contiguous(), weight.contiguous(), eps, dx, y)
-    return [dx, dout.t() @ y, partial.sum(0)]
+    return [dx, weight_grad_product(dout.t(), y, side_weight_grads), partial.sum(0)]
 
 
-def _ln_linear_backward_fake(dout, x, ln_weight, ln_bias, weight, eps):
+def _ln_linear_backward_fake(dout, x, ln_weight, ln_bias, weight, eps, side_weight_grads=False):
     M, C, N = _ln_linear_shapes(x, weight)
     sums_dtype = torch.float64 if weight.dtype == torch.float64 else torch.float32
     return [torch.empty_like(x), torch.empty_like(weight), x.new_empty(N + 2 * C, dtype=sums_dtype)]
 
 
 def _ln_linear_setup(ctx, inputs, output):
-    x, ln_weight, ln_bias, weight, bias, eps = inputs
+    x, ln_weight, ln_bias, weight, bias, eps, side = inputs
     ctx.save_for_backward(x, ln_weight, ln_bias, weight)
-    ctx.eps, ctx.bias_dtype = eps, None if bias is None else bias.dtype
+    ctx.eps, ctx.bias_dtype, ctx.side = eps, None if bias is None else bias.dtype, side
 
 
 def _ln_linear_grad(ctx, dout):
     x, ln_weight, ln_bias, weight = ctx.saved_tensors
-    dx, dweight, sums = torch.ops.tinyopenfold.ln_linear_backward(dout, x, ln_weight, ln_bias, weight, ctx.eps)
+    dx, dweight, sums = torch.ops.tinyopenfold.ln_linear_backward(dout, x, ln_weight, ln_bias, weight, ctx.eps,
+                                                                  ctx.side)
     d_bias, d_ln_weight, d_ln_bias = sums.split((weight.shape[0], x.shape[1], x.shape[1]))
     # the bias gradient rounded to the product's dtype, as F.linear's would be
     d_bias = None if ctx.bias_dtype is None else d_bias.to(weight.dtype).to(ctx.bias_dtype)
-    return dx, d_ln_weight.to(ln_weight.dtype), d_ln_bias.to(ln_bias.dtype), dweight, d_bias, None
+    return dx, d_ln_weight.to(ln_weight.dtype), d_ln_bias.to(ln_bias.dtype), dweight, d_bias, None, None
 
 
 register_operator("ln_linear", _ln_linear, _ln_linear_fake, _ln_linear_grad, _ln_linear_setup,
@@ -1263,7 +1279,8 @@ class TriangleMultiplicationOutgoing(nn.Module):
         projections = (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p)
         if triton_acts_on(self.triton_kernels, z):  # line 2 as P = W z^T, then one kernel (triangle_gating)
             weight, bias = concatenated_weights(projections)
-            p = channels_first_product(weight, z.reshape(-1, z.shape[-1]), self.linear_g.side_weight_grads)  # [4c, * N_res N_res]
+            p = channels_first_product(weight, z.reshape(-1, z.shape[-1]),
+                                       self.linear_g.side_weight_grads)  # [4c, * N_res N_res]
             mask = pair_mask.expand(z.shape[:-1])  # one value per pair, as the kernel reads it
             a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)  # [*, c, N_res, N_res] each
         else:

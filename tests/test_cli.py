@@ -104,6 +104,7 @@ BAD_INPUT_CASES = [
     ("cast-once-without-amp", ["--cast-once", "--flat-optimizer"], "--cast-once"),
     ("cast-once-with-chunk-size", ["--cast-once", "--flat-optimizer", "--use-amp", "--chunk-size", "4"],
      "--cast-once"),
+    ("weight-grad-stream-on-cpu", ["--weight-grad-stream"], "--weight-grad-stream"),
     ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
     ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),
     ("benchmark-presets-empty", ["--benchmark", "--benchmark-presets", ","], "--benchmark-presets"),

@@ -143,9 +143,12 @@ def test_join_without_pending_work_does_nothing():
 
 
 @gpu
-def test_gpu_side_stream_gives_the_same_bits_in_eager_mode():
-    """The products really run on the second stream, and the step is the same bits."""
-    paths = dict(attention="sdpa", fuse_projections=True)
+@pytest.mark.parametrize("kernels", [False, True], ids=["pytorch", "triton-kernels"])
+def test_gpu_side_stream_gives_the_same_bits_in_eager_mode(kernels):
+    """The products really run on the second stream, and the step is the same bits
+    (with --triton-kernels also the weight gradients inside the transition and
+    ln_linear operators)."""
+    paths = dict(attention="sdpa", fuse_projections=True, triton_kernels=kernels)
     loss, grads = one_step(True, "cuda", **paths)
     tof._WEIGHT_GRADS_PENDING.clear()
     loss1, grads1 = one_step(True, "cuda", weight_grad_stream=True, **paths)

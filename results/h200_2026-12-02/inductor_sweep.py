@@ -36,6 +36,7 @@ default before the twenty-fourth session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
+wgsnok --weight-grad-stream without the second stream in the transition and ln_linear operators, and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -245,6 +246,9 @@ def worker(outdir, deadline, n_total, name, spec):
             t.LN_LINEAR_KERNELS = True
             if o == "lnlin64":  # only where the input has at most 64 channels (LN_LINEAR_KERNEL_WIDTH)
                 t.LN_LINEAR_KERNEL_WIDTH = 64
+            continue
+        if o == "wgsnok":  # --weight-grad-stream for the nn.Linear products only, not inside the kernels' operators
+            t.weight_grad_product = lambda g, x, side: g @ x
             continue
         if o == "nolnlin":  # --triton-kernels without it (its default since the twenty-fourth session)
             t.LN_LINEAR_KERNELS = False
