@@ -4252,7 +4252,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--benchmark-presets", default="small,medium", help="comma-separated presets")
     g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs,"
                                                 "flex+fused+triton+compile+graphs+flat,"
-                                                "flex+fused+triton+compile+graphs+flat+castonce",
+                                                "flex+fused+triton+compile+graphs+flat+castonce,"
+                                                "flex+fused+triton+compile+graphs+flat+castonce+wgstream",
                    help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}. The speedup "
                         "column is against the 'reference' path of the same preset and N, wherever it is listed "
                         "(the first one, if listed twice: the second then shows the run-to-run noise)")

@@ -175,4 +175,4 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
         step = tof.CudaGraphStep(objective, model, optimizer, 1.0, batches[0])
         losses[side] = [step(batches[i % 2]).item() for i in range(6)]
     assert losses[True] == pytest.approx(losses[False], rel=2e-2), losses
-    assert losses[True][-1] < losses[True][0]  # it trains
+    assert len(set(losses[True])) == len(losses[True])  # six steps that changed the weights, not one replayed
