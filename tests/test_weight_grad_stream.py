@@ -173,6 +173,12 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
         model, optimizer, objective, batch = setup(True, "cuda", cfg, weight_grad_stream=side, **paths)
         batches = [batch, tof.benchmark_batch(cfg, 2, torch.device("cuda"), 1)]
         step = tof.CudaGraphStep(objective, model, optimizer, 1.0, batches[0])
-        losses[side] = [step(batches[i % 2]).item() for i in range(6)]
+        losses[side], moved = [], []
+        for i in range(6):
+            before = [p.detach().clone() for p in model.parameters()]
+            losses[side].append(step(batches[i % 2]).item())
+            moved.append(any(not torch.equal(b, p) for b, p in zip(before, model.parameters())))
+        # every replay updated the weights; the losses alone cannot show it: on an H100
+        # (results/h100_2026-12-07c, call2) steps 3 and 5 gave batch 1 the same loss
+        assert all(moved), moved
     assert losses[True] == pytest.approx(losses[False], rel=2e-2), losses
-    assert len(set(losses[True])) == len(losses[True])  # six steps that changed the weights, not one replayed
