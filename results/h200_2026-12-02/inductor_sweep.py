@@ -36,7 +36,11 @@ default before the twenty-fourth session), and
 fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLEX_FORWARD_TILES),
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
-wgsnok --weight-grad-stream without the second stream in the transition and ln_linear operators, and
+wgsnok --weight-grad-stream without the second stream in the transition and ln_linear operators,
+wgsrowsN the second stream only for products of at most N input rows (wgsrows8192: the MSA side at
+medium), wgsprio the CUDA graph captured on a stream of priority -1 (torch >= 2.10 instantiates graphs
+with their nodes' priorities, so the main stream's kernels are dispatched before the second
+stream's, which keeps the lowest priority, 0), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -249,6 +253,14 @@ def worker(outdir, deadline, n_total, name, spec):
             continue
         if o == "wgsnok":  # --weight-grad-stream for the nn.Linear products only, not inside the kernels' operators
             t.weight_grad_product = lambda g, x, side: g @ x
+            continue
+        if o.startswith("wgsrows"):  # wgsrowsN: the second stream only for products of at most N input rows
+            limit, on_side = int(o[len("wgsrows"):]), t.weight_grads_on_side
+            t.weight_grads_on_side = lambda x, enabled: on_side(x, enabled) and x.numel() // x.shape[-1] <= limit
+            continue
+        if o == "wgsprio":  # the graph captured on a high-priority stream, the weight gradients' stream low
+            graph = torch.cuda.graph
+            torch.cuda.graph = lambda g, **kw: graph(g, stream=torch.cuda.Stream(priority=-1), **kw)
             continue
         if o == "nolnlin":  # --triton-kernels without it (its default since the twenty-fourth session)
             t.LN_LINEAR_KERNELS = False
