@@ -2150,6 +2150,7 @@ class TrainConfig:
     triton_kernels: bool = False  # hand-written Triton kernels (triangle gating, OPM forward, transitions)
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
     weight_grad_stream: bool = False  # weight gradients on a second CUDA stream (SideStreamProduct); needs cast_once
+    max_autotune: bool = False  # --compile with Inductor's max_autotune: each product timed against Triton templates
 
     def model_paths(self) -> dict:
         """The keyword arguments of TinyOpenFold.configure for this run's paths."""
@@ -2231,6 +2232,23 @@ class CastOnceObjective(nn.Module):
         return self.objective(batch, self.cast.weights())
 
 
+def compile_options(tc: "TrainConfig") -> Optional[dict]:
+    """Inductor settings of --compile (None: its defaults).
+
+    --weight-grad-stream: no buffer reuse, as the second stream may still read a
+    buffer that the compiled code treats as dead.
+    --max-autotune: Inductor's max_autotune. At compile time every matrix product
+    (and convolution) is timed as cuBLAS and as Triton GEMM templates, which can take
+    the elementwise work after the product into the same kernel; the fastest is kept.
+    Same function, other kernels; setup takes minutes (results are cached on disk)."""
+    options = {}
+    if tc.weight_grad_stream:
+        options.update(allow_buffer_reuse=False, inplace_buffers=False)
+    if tc.max_autotune:
+        options.update(max_autotune=True, max_autotune_gemm=True)
+    return options or None
+
+
 def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, amp_dtype, device,
                    optimizer: Optional[torch.optim.Optimizer] = None) -> nn.Module:
     """Forward + loss; under --compile, compiled as a whole (--compile-scope step) or
@@ -2239,16 +2257,15 @@ def make_objective(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, a
     --cast-once also needs the run's optimizer (a FlatAdamW with the nn.Linear
     parameters in front)."""
     objective = TrainingObjective(model, cfg, amp_dtype, device.type)
+    options = compile_options(tc)
     if tc.compile and tc.compile_scope == "block":
         # Regional compilation: every Evoformer block runs the same code, and dynamo
         # treats the parameters as graph inputs, so all blocks share ONE compiled graph
         # and compile time no longer grows with the block count. Embedder, head and
         # loss stay eager. (getattr: the model may be wrapped in DDP.)
         for block in getattr(model, "module", model).evoformer:
-            block.compile(dynamic=False)
+            block.compile(dynamic=False, options=options)
     elif tc.compile:
-        # --weight-grad-stream: no Inductor buffer reuse, as the second stream may still read a dead buffer
-        options = dict(allow_buffer_reuse=False, inplace_buffers=False) if tc.weight_grad_stream else None
         objective = torch.compile(objective, dynamic=False, options=options)
     if tc.cast_once:  # the weights are split outside the compiled objective
         if not isinstance(optimizer, FlatAdamW) or amp_dtype is None:
@@ -2573,6 +2590,11 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
         if not tc.cast_once:
             raise UsageError("--weight-grad-stream: joins the gradients where --cast-once collects them; add "
                              "--cast-once (with --flat-optimizer and --use-amp)")
+    if tc.max_autotune:
+        if not tc.compile:
+            raise UsageError("--max-autotune: tunes what --compile compiles; add --compile")
+        if device.type != "cuda":
+            raise UsageError("--max-autotune: needs a CUDA or ROCm GPU (measured only there); leave it out on a CPU")
 
 
 PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
@@ -2613,6 +2635,13 @@ class CudaGraphStep:
     few warm-up steps first (on a side stream, as PyTorch's CUDA-graph notes
     say); they would change the weights, so the weights and the optimizer state
     from before them are copied back in place afterwards.
+
+    With --weight-grad-stream the graph is captured on a stream of higher priority
+    than the weight gradients' stream (priority 0, the lowest). PyTorch (2.10 and
+    later) instantiates graphs with cudaGraphInstantiateFlagUseNodePriority, so
+    each kernel keeps the priority of the stream it was captured on: when SMs free
+    up, the critical path's kernels start before the weight gradients' (0.03-0.11
+    ms a step faster on an H100, results/h100_2026-12-07d).
     """
 
     def __init__(self, objective: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -2632,7 +2661,9 @@ class CudaGraphStep:
         torch.cuda.current_stream().wait_stream(side)
         optimizer.zero_grad(set_to_none=True)  # backward allocates the gradients inside the graph's pool
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        side_streams = any(getattr(m, "side_weight_grads", False) for m in model.modules())
+        self.capture_stream = torch.cuda.Stream(priority=-1) if side_streams else None  # None: torch's default
+        with torch.cuda.graph(self.graph, stream=self.capture_stream):
             self.loss = self._step()
         with torch.no_grad():  # undo the warm-up steps, in place: the graph holds these addresses
             for p, saved in zip(params, saved_params):
@@ -3818,17 +3849,18 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, wgstream, ckpt, chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, wgstream, autotune, ckpt, "
+                   "chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
                   checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  cast_once=False, triton_kernels=False, weight_grad_stream=False)
+                  cast_once=False, triton_kernels=False, weight_grad_stream=False, max_autotune=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
                 "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels",
-                "wgstream": "weight_grad_stream"}
+                "wgstream": "weight_grad_stream", "autotune": "max_autotune"}
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue
@@ -4231,6 +4263,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weight-grad-stream", action="store_true",
                    help="with --cast-once (GPU): each nn.Linear weight gradient in backward on a second CUDA stream, "
                         "overlapping the rest of backward; joined before the optimizer (same products)")
+    g.add_argument("--max-autotune", action="store_true",
+                   help="with --compile (GPU): Inductor's max_autotune, each matrix product timed at compile time "
+                        "as cuBLAS and as Triton templates that can fuse the work after it, the fastest kept "
+                        "(same function; minutes of setup, cached on disk)")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
@@ -4327,7 +4363,7 @@ def configs_from_args(args) -> tuple:
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
         cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, cast_once=args.cast_once,
-        weight_grad_stream=args.weight_grad_stream,
+        weight_grad_stream=args.weight_grad_stream, max_autotune=args.max_autotune,
         triton_kernels=args.triton_kernels,
         peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:

@@ -105,6 +105,8 @@ BAD_INPUT_CASES = [
     ("cast-once-with-chunk-size", ["--cast-once", "--flat-optimizer", "--use-amp", "--chunk-size", "4"],
      "--cast-once"),
     ("weight-grad-stream-on-cpu", ["--weight-grad-stream"], "--weight-grad-stream"),
+    ("max-autotune-without-compile", ["--max-autotune"], "--max-autotune"),
+    ("max-autotune-on-cpu", ["--max-autotune", "--compile"], "--max-autotune"),
     ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
     ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),
     ("benchmark-presets-empty", ["--benchmark", "--benchmark-presets", ","], "--benchmark-presets"),
