@@ -28,8 +28,8 @@ Launch lines (copy and paste):
 
     # The fast paths (same function; README "Performance"), and their benchmark
     # (add --peer-ping for shorter gaps between graph kernels: see peer_ping below)
-    # (the fastest at the default size also adds --cast-once --weight-grad-stream;
-    # at the medium size only --cast-once)
+    # (the fastest at the default size also adds --cast-once --weight-grad-stream
+    # --max-autotune, whose autotuning takes minutes; at the medium size only --cast-once)
     python tiny_openfold_v1.py --use-amp --attention flex --fuse-projections --triton-kernels \
         --compile --cuda-graphs --flat-optimizer
     python tiny_openfold_v1.py --benchmark --use-amp
