@@ -44,6 +44,22 @@ def setup(cast_once: bool, device="cpu", cfg=CFG, **paths):
     return model, optimizer, objective, batch
 
 
+def graphed_steps(cfg, steps: int, **fields):
+    """Replay `steps` CUDA-graph training steps of a setup(True, "cuda", cfg, **fields)
+    run, alternating two batches. Returns (the CudaGraphStep, the losses, and for
+    each replay whether it changed the weights)."""
+    torch._dynamo.reset()
+    model, optimizer, objective, batch = setup(True, "cuda", cfg, **fields)
+    batches = [batch, tof.benchmark_batch(cfg, 2, torch.device("cuda"), 1)]
+    step = tof.CudaGraphStep(objective, model, optimizer, 1.0, batches[0])
+    losses, moved = [], []
+    for i in range(steps):
+        before = [p.detach().clone() for p in model.parameters()]
+        losses.append(step(batches[i % 2]).item())
+        moved.append(any(not torch.equal(b, p) for b, p in zip(before, model.parameters())))
+    return step, losses, moved
+
+
 def one_step(cast_once: bool, device="cpu", after_a_step=True, **paths):
     """The loss and {parameter name: its float32 gradient in flat.grad} of one step;
     after_a_step: of the second of two training steps (so the first step's update and

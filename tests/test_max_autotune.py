@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tiny_openfold_v1 as tof
-from test_cast_once import CFG, gpu, setup
+from test_cast_once import CFG, gpu, graphed_steps
 
 
 @pytest.mark.parametrize("fields,expected", [
@@ -64,15 +64,7 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
                  weight_grad_stream=True)
     losses = {}
     for autotune in (False, True):
-        torch._dynamo.reset()
-        model, optimizer, objective, batch = setup(True, "cuda", cfg, max_autotune=autotune, **paths)
-        batches = [batch, tof.benchmark_batch(cfg, 2, torch.device("cuda"), 1)]
-        step = tof.CudaGraphStep(objective, model, optimizer, 1.0, batches[0])
+        step, losses[autotune], moved = graphed_steps(cfg, 6, max_autotune=autotune, **paths)
         assert step.capture_stream is not None and step.capture_stream.priority < 0  # --weight-grad-stream
-        losses[autotune], moved = [], []
-        for i in range(6):
-            before = [p.detach().clone() for p in model.parameters()]
-            losses[autotune].append(step(batches[i % 2]).item())
-            moved.append(any(not torch.equal(b, p) for b, p in zip(before, model.parameters())))
         assert all(moved), moved
     assert losses[True] == pytest.approx(losses[False], rel=2e-2), losses

@@ -19,7 +19,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import tiny_openfold_v1 as tof
-from test_cast_once import CFG, gpu, one_step, setup
+from test_cast_once import CFG, gpu, graphed_steps, one_step, setup
 
 tof.FUSE_PROJECTIONS_ON_CPU = True  # as in test_fast_paths.py: --fuse-projections acts on the CPU too
 
@@ -169,15 +169,8 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
     paths = dict(attention="flex", fuse_projections=True, triton_kernels=True, compile=True, cuda_graphs=True)
     losses = {}
     for side in (False, True):
-        torch._dynamo.reset()
-        model, optimizer, objective, batch = setup(True, "cuda", cfg, weight_grad_stream=side, **paths)
-        batches = [batch, tof.benchmark_batch(cfg, 2, torch.device("cuda"), 1)]
-        step = tof.CudaGraphStep(objective, model, optimizer, 1.0, batches[0])
-        losses[side], moved = [], []
-        for i in range(6):
-            before = [p.detach().clone() for p in model.parameters()]
-            losses[side].append(step(batches[i % 2]).item())
-            moved.append(any(not torch.equal(b, p) for b, p in zip(before, model.parameters())))
+        step, losses[side], moved = graphed_steps(cfg, 6, weight_grad_stream=side, **paths)
+        assert (step.capture_stream is not None) == side  # --weight-grad-stream: captured at a higher priority
         # every replay updated the weights; the losses alone cannot show it: on an H100
         # (results/h100_2026-12-07c, call2) steps 3 and 5 gave batch 1 the same loss
         assert all(moved), moved
