@@ -3855,12 +3855,11 @@ BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
-    fields = dict(attention="reference", compile=False, compile_scope="step", cuda_graphs=False,
-                  checkpoint_blocks=False, chunk_size=None, fuse_projections=False, flat_optimizer=False,
-                  cast_once=False, triton_kernels=False, weight_grad_stream=False, max_autotune=False)
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
                 "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels",
                 "wgstream": "weight_grad_stream", "autotune": "max_autotune"}
+    fields = dict(attention="reference", compile_scope="step", chunk_size=None,
+                  **{field: False for field in switches.values()})  # every switch off unless its part is named
     for part in text.split("+"):
         if part == "reference":  # the default; names the reference row
             continue

@@ -40,7 +40,9 @@ wgsnok --weight-grad-stream without the second stream in the transition and ln_l
 wgsrowsN the second stream only for products of at most N input rows (wgsrows8192: the MSA side at
 medium), wgsprio the CUDA graph captured on a stream of priority -1 (torch >= 2.10 instantiates graphs
 with their nodes' priorities, so the main stream's kernels are dispatched before the second
-stream's, which keeps the lowest priority, 0), and
+stream's, which keeps the lowest priority, 0; the script itself does so under --weight-grad-stream
+since 0d451df, so on today's code the option changes only rows without the flag, where it has
+no second stream to yield to), and
 fusedadam the fused AdamW kernel where --compile compiled the optimizer step (a change
 measured in results/h200_2026-12-02b call 4 and reverted; a no-op on other code). Results: OUTDIR/NAME.json and OUTDIR/NAME.log.
 SWEEP_TOP (default 12) is how many of the top kernels each log lists; SWEEP_TRACE=1 also writes
@@ -259,8 +261,10 @@ def worker(outdir, deadline, n_total, name, spec):
             t.weight_grads_on_side = lambda x, enabled: on_side(x, enabled) and x.numel() // x.shape[-1] <= limit
             continue
         if o == "wgsprio":  # the graph captured on a high-priority stream, the weight gradients' stream low
+            # (since 0d451df CudaGraphStep does this itself under --weight-grad-stream; its stream is kept)
             graph = torch.cuda.graph
-            torch.cuda.graph = lambda g, **kw: graph(g, stream=torch.cuda.Stream(priority=-1), **kw)
+            torch.cuda.graph = lambda g, stream=None, **kw: graph(g, stream=stream or torch.cuda.Stream(priority=-1),
+                                                                  **kw)
             continue
         if o == "nolnlin":  # --triton-kernels without it (its default since the twenty-fourth session)
             t.LN_LINEAR_KERNELS = False
