@@ -2856,6 +2856,20 @@ def log(tc: TrainConfig, *args) -> None:
         print(*args, flush=True)
 
 
+def first_step_note(tc: TrainConfig) -> Optional[str]:
+    """A line saying why the first step is slow, so that minutes of silence are expected."""
+    work = []
+    if tc.compile:
+        work.append("compiles forward and backward, which takes minutes (Inductor's cache on disk shortens "
+                    "later runs)")
+    if tc.max_autotune:
+        work.append("times each matrix product's kernels, about 4 minutes more at the default size on an H100 "
+                    "(--max-autotune)")
+    if tc.cuda_graphs:
+        work.append("captures the whole step as a CUDA graph")
+    return f"   The first step {'; '.join(work)}." if work else None
+
+
 def print_model_configuration(model: nn.Module, cfg: TinyOpenFoldConfig, tc: TrainConfig, device) -> None:
     n = count_parameters(model)
     log(tc, "Model Configuration:")
@@ -3567,6 +3581,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                 f"Time: {seconds * 1e3:7.1f}ms | LR: {lr:.2e} | TFLOP/s: {tflops:6.2f} | MFU: {mfu}")
 
     log(tc, f"Training for {tc.num_steps} steps (first {tc.warmup_steps} left out of timing)...")
+    if note := first_step_note(tc):
+        log(tc, note)
     train_model.train()
     updating = False
     prof = make_profiler(tc, device) if profiling else None

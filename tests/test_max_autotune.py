@@ -68,3 +68,11 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
         assert step.capture_stream is not None and step.capture_stream.priority < 0  # --weight-grad-stream
         assert all(moved), moved
     assert losses[True] == pytest.approx(losses[False], rel=2e-2), losses
+
+
+def test_the_first_step_says_why_it_is_slow():
+    """Compiling, autotuning and capture happen in the first step; the log says so before it."""
+    assert tof.first_step_note(tof.TrainConfig()) is None
+    assert "compiles" in tof.first_step_note(tof.TrainConfig(compile=True))
+    note = tof.first_step_note(tof.TrainConfig(compile=True, max_autotune=True, cuda_graphs=True))
+    assert "compiles" in note and "--max-autotune" in note and "CUDA graph" in note
