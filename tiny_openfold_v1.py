@@ -2863,8 +2863,8 @@ def first_step_note(tc: TrainConfig) -> Optional[str]:
         work.append("compiles forward and backward, which takes minutes (Inductor's cache on disk shortens "
                     "later runs)")
     if tc.max_autotune:
-        work.append("times each matrix product's kernels, about 4 minutes more at the default size on an H100 "
-                    "(--max-autotune)")
+        work.append("times each matrix product's kernels (--max-autotune), about 3 minutes more at the default "
+                    "size on an H100")
     if tc.cuda_graphs:
         work.append("captures the whole step as a CUDA graph")
     return f"   The first step {'; '.join(work)}." if work else None
