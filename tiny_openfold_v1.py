@@ -335,11 +335,11 @@ def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
 # dW products are long-K GEMMs (K = every pair of every protein: 16,384 rows at the
 # default size) that cuBLAS splits into partial products plus a reduction kernel,
 # while the kernels on the critical path around them are short and leave most of
-# the GPU idle. With the flag each dW, and each bias gradient db (dy summed over the
-# rows, which only the optimizer reads too), runs on a second stream, forked from
-# the main one where dy is ready, and joined back (join_weight_grads) before
-# anything reads them: in CastOnce's FrontPieces.backward, where --cast-once
-# collects them, and again before the optimizer.
+# the GPU idle. With the flag each dW (and with SIDE_BIAS_GRADS each bias gradient
+# db, dy summed over the rows, which only the optimizer reads too) runs on a second
+# stream, forked from the main one where dy is ready, and joined back
+# (join_weight_grads) before anything reads them: in CastOnce's FrontPieces.backward,
+# where --cast-once collects them, and again before the optimizer.
 #
 # Why the flag needs --cast-once: without it every weight is cast to bf16 in the
 # step and its gradient cast back to float32 on the main stream right after its
@@ -384,9 +384,9 @@ def _weight_grad_fake(g, x):
 
 def _bias_grad(dy: torch.Tensor) -> torch.Tensor:
     """dy.sum(0) [N] for dy [M, N]: a bias gradient, in dy's dtype as autograd's. On a
-    GPU on the second stream, as _weight_grad: under --compile Inductor would otherwise
-    fuse this sum over every row into the kernel that computes the next dy, which the
-    critical path waits for (SIDE_BIAS_GRADS)."""
+    GPU on the second stream, as _weight_grad (with SIDE_BIAS_GRADS): under --compile
+    Inductor otherwise fuses this sum over every row into the kernel that computes the
+    next dy, which the critical path waits for."""
     if not dy.is_cuda:
         return dy.sum(0)
     out = dy.new_empty(dy.shape[1:])
@@ -407,7 +407,10 @@ if not hasattr(torch.ops.tinyopenfold, "weight_grad"):  # once per process, as r
     torch.library.custom_op("tinyopenfold::weight_grad", _weight_grad, mutates_args=()).register_fake(
         _weight_grad_fake)
     torch.library.custom_op("tinyopenfold::bias_grad", _bias_grad, mutates_args=()).register_fake(_bias_grad_fake)
-SIDE_BIAS_GRADS = True  # SideStreamProduct's bias gradients on the second stream too (torch.ops.tinyopenfold.bias_grad)
+# SideStreamProduct's bias gradients on the second stream too (torch.ops.tinyopenfold.bias_grad).
+# Off until timed on a GPU (results/h100_2026-12-07e/call3.sh): the same function on the CPU
+# (tests/test_weight_grad_stream.py), its speed not yet measured.
+SIDE_BIAS_GRADS = False
 
 
 def join_weight_grads() -> None:
@@ -421,8 +424,8 @@ def join_weight_grads() -> None:
 class SideStreamProduct(torch.autograd.Function):
     """y = x W^T + b (x [*, K], W [N, K]), or channels_first: y = W x^T [N, M] (x [M, K],
     no bias). Backward is autograd's own (the same products, in the same layouts)
-    except that dW goes through torch.ops.tinyopenfold.weight_grad and db through
-    torch.ops.tinyopenfold.bias_grad: the second stream."""
+    except that dW goes through torch.ops.tinyopenfold.weight_grad (and, with
+    SIDE_BIAS_GRADS, db through torch.ops.tinyopenfold.bias_grad): the second stream."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, channels_first: bool):
