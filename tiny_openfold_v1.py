@@ -335,11 +335,10 @@ def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
 # dW products are long-K GEMMs (K = every pair of every protein: 16,384 rows at the
 # default size) that cuBLAS splits into partial products plus a reduction kernel,
 # while the kernels on the critical path around them are short and leave most of
-# the GPU idle. With the flag each dW (and with SIDE_BIAS_GRADS each bias gradient
-# db, dy summed over the rows, which only the optimizer reads too) runs on a second
-# stream, forked from the main one where dy is ready, and joined back
-# (join_weight_grads) before anything reads them: in CastOnce's FrontPieces.backward,
-# where --cast-once collects them, and again before the optimizer.
+# the GPU idle. With the flag each dW runs on a second stream, forked from the
+# main one where dy is ready, and joined back (join_weight_grads) before anything
+# reads a weight gradient: in CastOnce's FrontPieces.backward, where --cast-once
+# collects them, and again before the optimizer.
 #
 # Why the flag needs --cast-once: without it every weight is cast to bf16 in the
 # step and its gradient cast back to float32 on the main stream right after its
@@ -353,48 +352,28 @@ _WEIGHT_GRADS_PENDING: set = set()  # devices whose second stream has work not y
 SIDE_WEIGHT_GRADS_ON_CPU = False  # the tests set this to run SideStreamProduct on a CPU (no streams there)
 
 
-def _on_second_stream(launch, inputs: Sequence[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
-    """Run launch() (which writes out from inputs) on the device's second stream, after
-    the work already queued on the current stream; read out only after join_weight_grads()."""
-    device = out.device
-    side = _WEIGHT_GRAD_STREAMS.get(device)
-    if side is None:
-        side = _WEIGHT_GRAD_STREAMS[device] = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))  # the inputs are written
-    with torch.cuda.stream(side):
-        launch()
-    for t in (*inputs, out):
-        t.record_stream(side)  # the allocator hands their memory to main-stream work only after side's
-    _WEIGHT_GRADS_PENDING.add(device)
-    return out
-
-
 def _weight_grad(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """g @ x [N, K] for g [N, M] and x [M, K]: a weight gradient (g = dy^T, or dy
-    channels first). On a GPU launched on the device's second stream."""
+    channels first). On a GPU launched on the device's second stream: read it only
+    after join_weight_grads()."""
     if not g.is_cuda:
         return g @ x
+    main = torch.cuda.current_stream(g.device)
+    side = _WEIGHT_GRAD_STREAMS.get(g.device)
+    if side is None:
+        side = _WEIGHT_GRAD_STREAMS[g.device] = torch.cuda.Stream(g.device)
     out = g.new_empty((g.shape[0], x.shape[1]))  # allocated on the main stream, which frees it after the join
-    return _on_second_stream(lambda: torch.mm(g, x, out=out), (g, x), out)
+    side.wait_stream(main)  # g and x are written
+    with torch.cuda.stream(side):
+        torch.mm(g, x, out=out)
+    for t in (g, x, out):
+        t.record_stream(side)  # the allocator hands their memory to main-stream work only after side's
+    _WEIGHT_GRADS_PENDING.add(g.device)
+    return out
 
 
 def _weight_grad_fake(g, x):
     return g.new_empty((g.shape[0], x.shape[1]))
-
-
-def _bias_grad(dy: torch.Tensor) -> torch.Tensor:
-    """dy.sum(0) [N] for dy [M, N]: a bias gradient, in dy's dtype as autograd's. On a
-    GPU on the second stream, as _weight_grad (with SIDE_BIAS_GRADS): under --compile
-    Inductor otherwise fuses this sum over every row into the kernel that computes the
-    next dy, which the critical path waits for."""
-    if not dy.is_cuda:
-        return dy.sum(0)
-    out = dy.new_empty(dy.shape[1:])
-    return _on_second_stream(lambda: torch.sum(dy, 0, out=out), (dy,), out)
-
-
-def _bias_grad_fake(dy):
-    return dy.new_empty(dy.shape[1:])
 
 
 def weight_grad_product(g: torch.Tensor, x: torch.Tensor, side: bool) -> torch.Tensor:
@@ -406,11 +385,6 @@ def weight_grad_product(g: torch.Tensor, x: torch.Tensor, side: bool) -> torch.T
 if not hasattr(torch.ops.tinyopenfold, "weight_grad"):  # once per process, as register_operator below
     torch.library.custom_op("tinyopenfold::weight_grad", _weight_grad, mutates_args=()).register_fake(
         _weight_grad_fake)
-    torch.library.custom_op("tinyopenfold::bias_grad", _bias_grad, mutates_args=()).register_fake(_bias_grad_fake)
-# SideStreamProduct's bias gradients on the second stream too (torch.ops.tinyopenfold.bias_grad).
-# Off until timed on a GPU (results/h100_2026-12-07e/call3.sh): the same function on the CPU
-# (tests/test_weight_grad_stream.py), its speed not yet measured.
-SIDE_BIAS_GRADS = False
 
 
 def join_weight_grads() -> None:
@@ -424,8 +398,7 @@ def join_weight_grads() -> None:
 class SideStreamProduct(torch.autograd.Function):
     """y = x W^T + b (x [*, K], W [N, K]), or channels_first: y = W x^T [N, M] (x [M, K],
     no bias). Backward is autograd's own (the same products, in the same layouts)
-    except that dW goes through torch.ops.tinyopenfold.weight_grad (and, with
-    SIDE_BIAS_GRADS, db through torch.ops.tinyopenfold.bias_grad): the second stream."""
+    except that dW goes through torch.ops.tinyopenfold.weight_grad: the second stream."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, channels_first: bool):
@@ -442,9 +415,7 @@ class SideStreamProduct(torch.autograd.Function):
         dy2 = dy.reshape(-1, dy.shape[-1])  # [M, N]
         dx = dy @ weight if ctx.needs_input_grad[0] else None
         dw = torch.ops.tinyopenfold.weight_grad(dy2.t(), x.reshape(-1, x.shape[-1]))
-        if not ctx.has_bias:
-            return dx, dw, None, None
-        return dx, dw, torch.ops.tinyopenfold.bias_grad(dy2) if SIDE_BIAS_GRADS else dy2.sum(0), None
+        return dx, dw, dy2.sum(0) if ctx.has_bias else None, None
 
 
 def weight_grads_on_side(x: torch.Tensor, enabled: bool) -> bool:

@@ -2,8 +2,7 @@
 
 On the CPU (SIDE_WEIGHT_GRADS_ON_CPU runs SideStreamProduct there, without streams):
 in float64 the outputs and every gradient equal the plain path's exactly, fused and
-not, and every nn.Linear's weight gradient goes through the operator (with
-SIDE_BIAS_GRADS its bias gradient through another); under bf16
+not, and every nn.Linear's weight gradient goes through the operator; under bf16
 autocast with --cast-once one step gives the same bits; compiled (Inductor's C++
 backend) the backward returns the operator's outputs untouched and reuses no buffer;
 the refusals. On a GPU: the same bits in eager mode with the products on the second
@@ -61,10 +60,8 @@ def float64_step(fused: bool, side: bool):
     return out, {n: p.grad for n, p in model.named_parameters()}, ops.calls, model
 
 
-@pytest.mark.parametrize("side_bias", [False, True], ids=["weights", "weights-and-biases"])
 @pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
-def test_float64_outputs_and_gradients_are_the_reference_exactly(side_on_cpu, fused, side_bias, monkeypatch):
-    monkeypatch.setattr(tof, "SIDE_BIAS_GRADS", side_bias)
+def test_float64_outputs_and_gradients_are_the_reference_exactly(side_on_cpu, fused):
     out, grads, _, _ = float64_step(fused, side=False)
     out1, grads1, calls, model = float64_step(fused, side=True)
     for key in out:
@@ -75,29 +72,20 @@ def test_float64_outputs_and_gradients_are_the_reference_exactly(side_on_cpu, fu
     assert sum(bool(g.abs().sum()) for g in grads.values()) > 0.9 * len(grads)  # gradients, not zeros
     n_linear = sum(isinstance(m, tof.nn.Linear) for m in model.modules())
     weight_grads = calls[torch.ops.tinyopenfold.weight_grad.default]
-    bias_grads = calls[torch.ops.tinyopenfold.bias_grad.default]
-    n_biased = sum(isinstance(m, tof.nn.Linear) and m.bias is not None for m in model.modules())
     if fused:  # the projections of one input share one product, so one weight gradient
         assert 0 < weight_grads < n_linear
-        assert (0 < bias_grads < weight_grads) if side_bias else bias_grads == 0
     else:  # one per nn.Linear: every layer goes through the operator
         assert weight_grads == n_linear
-        assert bias_grads == (n_biased if side_bias else 0)
 
 
-def test_without_the_flag_nothing_goes_through_the_operator(side_on_cpu, monkeypatch):
-    monkeypatch.setattr(tof, "SIDE_BIAS_GRADS", True)
+def test_without_the_flag_nothing_goes_through_the_operator(side_on_cpu):
     *_, calls, _ = float64_step(fused=True, side=False)
     assert calls[torch.ops.tinyopenfold.weight_grad.default] == 0
-    assert calls[torch.ops.tinyopenfold.bias_grad.default] == 0
 
 
-@pytest.mark.parametrize("side_bias", [False, True], ids=["weights", "weights-and-biases"])
-def test_cast_once_step_gives_the_same_bits(side_on_cpu, side_bias, monkeypatch):
+def test_cast_once_step_gives_the_same_bits(side_on_cpu):
     """bf16 autocast, --flat-optimizer --cast-once, eager: the loss and the float32
-    gradients of the second of two steps, with and without the flag (SIDE_BIAS_GRADS
-    off, the default, and on)."""
-    monkeypatch.setattr(tof, "SIDE_BIAS_GRADS", side_bias)
+    gradients of the second of two steps, with and without the flag."""
     paths = dict(attention="sdpa", fuse_projections=True)
     loss, grads = one_step(True, **paths)
     loss1, grads1 = one_step(True, weight_grad_stream=True, **paths)
@@ -108,11 +96,9 @@ def test_cast_once_step_gives_the_same_bits(side_on_cpu, side_bias, monkeypatch)
 
 def test_compiled_backward_returns_the_weight_gradients_untouched(side_on_cpu, tmp_path, monkeypatch):
     """Compiled with the flag (Inductor's C++ backend), the backward's code calls the
-    operators (weight and bias gradients), reuses no buffer, and hands each result on
-    only as the graph's output (a kernel that read it on the main stream before the
-    join would race the second stream); the step matches the uncompiled one to bf16
-    rounding. With SIDE_BIAS_GRADS on, so that both operators are there."""
-    monkeypatch.setattr(tof, "SIDE_BIAS_GRADS", True)
+    operator, reuses no buffer, and hands each result on only as the graph's output (a
+    kernel that read it on the main stream before the join would race the second
+    stream); the step matches the uncompiled one to bf16 rounding."""
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     torch._dynamo.reset()
     paths = dict(attention="sdpa", fuse_projections=True, weight_grad_stream=True)
@@ -127,16 +113,15 @@ def test_compiled_backward_returns_the_weight_gradients_untouched(side_on_cpu, t
     assert len(backward) == 1
     lines = backward[0].splitlines()
     assert not any("# reuse" in line for line in lines)
-    for op, at_least in (("weight_grad", 10), ("bias_grad", 5)):
-        call = f"tinyopenfold.{op}.default("
-        results = [line.split("=")[0].strip() for line in lines if call in line]
-        assert len(results) > at_least, op
-        for buf in results:  # buf = op(...); bufN = buf; assert_size_stride(bufN, ...); del buf; ... return (.., bufN ..)
-            aliases = {buf} | {line.split("=")[0].strip() for line in lines if line.strip().endswith(f"= {buf}")}
-            users = [line for line in lines if any(f"{a}," in line or f"{a})" in line for a in aliases)
-                     and "assert_size_stride" not in line and "assert_alignment" not in line and call not in line
-                     and not line.strip().startswith(("del ", "#"))]
-            assert all(line.strip().startswith("return") for line in users), (buf, users)
+    results = [line.split("=")[0].strip() for line in lines if "tinyopenfold.weight_grad.default(" in line]
+    assert len(results) > 10
+    for buf in results:  # buf = op(...); bufN = buf; assert_size_stride(bufN, ...); del buf; ... return (.., bufN ..)
+        aliases = {buf} | {line.split("=")[0].strip() for line in lines if line.strip().endswith(f"= {buf}")}
+        users = [line for line in lines if any(f"{a}," in line or f"{a})" in line for a in aliases)
+                 and "assert_size_stride" not in line and "assert_alignment" not in line
+                 and "tinyopenfold.weight_grad" not in line
+                 and not line.strip().startswith(("del ", "#"))]
+        assert all(line.strip().startswith("return") for line in users), (buf, users)
 
 
 @pytest.mark.parametrize("fields,device,message", [
@@ -159,13 +144,11 @@ def test_join_without_pending_work_does_nothing():
 
 
 @gpu
-@pytest.mark.parametrize("side_bias", [False, True], ids=["weights", "weights-and-biases"])
 @pytest.mark.parametrize("kernels", [False, True], ids=["pytorch", "triton-kernels"])
-def test_gpu_side_stream_gives_the_same_bits_in_eager_mode(kernels, side_bias, monkeypatch):
+def test_gpu_side_stream_gives_the_same_bits_in_eager_mode(kernels):
     """The products really run on the second stream, and the step is the same bits
     (with --triton-kernels also the weight gradients inside the transition and
-    ln_linear operators; with SIDE_BIAS_GRADS also the bias gradients' sums)."""
-    monkeypatch.setattr(tof, "SIDE_BIAS_GRADS", side_bias)
+    ln_linear operators)."""
     paths = dict(attention="sdpa", fuse_projections=True, triton_kernels=kernels)
     loss, grads = one_step(True, "cuda", **paths)
     tof._WEIGHT_GRADS_PENDING.clear()

@@ -37,7 +37,6 @@ fwd64, fwdm64, fwdw8, fwdtma FlexAttention's forward options for short rows (FLE
 ws16k 16 KiB cuBLAS workspaces (no room for split-K's partial sums), copiesN FlexAttention's
 shared biases read as N copies (FLEX_BIAS_COPIES of flex_bias_copies.patch; copies1: the bias itself), and
 wgsnok --weight-grad-stream without the second stream in the transition and ln_linear operators,
-wgsbias --weight-grad-stream with SideStreamProduct's bias gradients on the second stream too (SIDE_BIAS_GRADS),
 wgsrowsN the second stream only for products of at most N input rows (wgsrows8192: the MSA side at
 medium), wgsprio the CUDA graph captured on a stream of priority -1 (torch >= 2.10 instantiates graphs
 with their nodes' priorities, so the main stream's kernels are dispatched before the second
@@ -253,9 +252,6 @@ def worker(outdir, deadline, n_total, name, spec):
             t.LN_LINEAR_KERNELS = True
             if o == "lnlin64":  # only where the input has at most 64 channels (LN_LINEAR_KERNEL_WIDTH)
                 t.LN_LINEAR_KERNEL_WIDTH = 64
-            continue
-        if o == "wgsbias":  # --weight-grad-stream with SideStreamProduct's bias gradients on the second stream too
-            t.SIDE_BIAS_GRADS = True
             continue
         if o == "wgsnok":  # --weight-grad-stream for the nn.Linear products only, not inside the kernels' operators
             t.weight_grad_product = lambda g, x, side: g @ x
