@@ -28,8 +28,9 @@ Launch lines (copy and paste):
 
     # The fast paths (same function; README "Performance"), and their benchmark
     # (add --peer-ping for shorter gaps between graph kernels: see peer_ping below)
-    # (the fastest at the default size also adds --cast-once --weight-grad-stream
-    # --max-autotune, whose autotuning takes minutes; at the medium size only --cast-once)
+    # (the fastest at the default size also adds --cast-once --weight-grad-stream --pdl,
+    # --pdl on NVIDIA Hopper or newer; --max-autotune, whose autotuning takes minutes, has
+    # not been timed with --pdl; at the medium size only --cast-once)
     python tiny_openfold_v1.py --use-amp --attention flex --fuse-projections --triton-kernels \
         --compile --cuda-graphs --flat-optimizer
     python tiny_openfold_v1.py --benchmark --use-amp
@@ -2151,6 +2152,7 @@ class TrainConfig:
     peer_ping: bool = False  # after the graph capture, another process opens a CUDA context on this GPU and exits
     weight_grad_stream: bool = False  # weight gradients on a second CUDA stream (SideStreamProduct); needs cast_once
     max_autotune: bool = False  # --compile with Inductor's max_autotune: each product timed against Triton templates
+    pdl: bool = False  # --compile's Triton kernels with programmatic dependent launch (NVIDIA Hopper and newer)
 
     def model_paths(self) -> dict:
         """The keyword arguments of TinyOpenFold.configure for this run's paths."""
@@ -2240,12 +2242,22 @@ def compile_options(tc: "TrainConfig") -> Optional[dict]:
     --max-autotune: Inductor's max_autotune. At compile time every matrix product
     (and convolution) is timed as cuBLAS and as Triton GEMM templates, which can take
     the elementwise work after the product into the same kernel; the fastest is kept.
-    Same function, other kernels; setup takes minutes (results are cached on disk)."""
+    Same function, other kernels; setup takes minutes (results are cached on disk).
+    --pdl: programmatic dependent launch (NVIDIA compute capability 9.0+). Each Triton
+    kernel that Inductor generates may start while the kernel before it in its stream
+    still runs: it waits (gdc_wait) before it reads anything, and lets the next one
+    start (gdc_launch_dependents) once its own loads are under way. Same arithmetic,
+    same kernels; what shrinks is the gap between one kernel's end and the next's
+    start. Inductor's matrix-product and FlexAttention templates, cuBLAS and the
+    hand-written kernels launch as before. Set for this compile only (and so its
+    backward), whatever TORCHINDUCTOR_ENABLE_PDL says for the rest of the process."""
     options = {}
     if tc.weight_grad_stream:
         options.update(allow_buffer_reuse=False, inplace_buffers=False)
     if tc.max_autotune:
         options.update(max_autotune=True, max_autotune_gemm=True)
+    if tc.pdl:
+        options["triton.enable_pdl"] = True
     return options or None
 
 
@@ -2595,6 +2607,18 @@ def check_fast_paths(tc: TrainConfig, device: torch.device, mode: str, amp_dtype
             raise UsageError("--max-autotune: tunes what --compile compiles; add --compile")
         if device.type != "cuda":
             raise UsageError("--max-autotune: needs a CUDA or ROCm GPU (measured only there); leave it out on a CPU")
+    if tc.pdl:
+        if not tc.compile:
+            raise UsageError("--pdl: acts on the kernels --compile generates; add --compile")
+        if not pdl_supported(device):
+            raise UsageError(f"--pdl: needs an NVIDIA GPU of compute capability 9.0 or newer (Hopper, Blackwell); "
+                             f"this run's device is {device_name(device)}; leave the flag out")
+
+
+def pdl_supported(device: torch.device) -> bool:
+    """Programmatic dependent launch: CUDA (not ROCm) on compute capability 9.0 or newer."""
+    return (device.type == "cuda" and torch.version.hip is None
+            and torch.cuda.get_device_capability(device)[0] >= 9)
 
 
 PEER_PING = ("import sys, torch; torch.cuda.set_device(int(sys.argv[1])); "
@@ -3865,15 +3889,15 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
-                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, wgstream, autotune, ckpt, "
-                   "chunk<N>")
+                   + ", fused, triton, compile, compile-block, graphs, flat, castonce, wgstream, autotune, pdl, "
+                   "ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
                 "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels",
-                "wgstream": "weight_grad_stream", "autotune": "max_autotune"}
+                "wgstream": "weight_grad_stream", "autotune": "max_autotune", "pdl": "pdl"}
     fields = dict(attention="reference", compile_scope="step", chunk_size=None,
                   **{field: False for field in switches.values()})  # every switch off unless its part is named
     for part in text.split("+"):
@@ -4282,6 +4306,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --compile (GPU): Inductor's max_autotune, each matrix product timed at compile time "
                         "as cuBLAS and as Triton templates that can fuse the work after it, the fastest kept "
                         "(same function; minutes of setup, cached on disk)")
+    g.add_argument("--pdl", action="store_true",
+                   help="with --compile (NVIDIA GPU of compute capability 9.0+): programmatic dependent launch, "
+                        "each Triton kernel --compile generates starts while the one before it finishes and waits "
+                        "only where it reads (same kernels and arithmetic)")
     g.add_argument("--peer-ping", action="store_true",
                    help="with --cuda-graphs: after the capture, let a second process open and close a CUDA context "
                         "on the same GPU; on our H200 this cut the gaps between graph kernels (5.65 -> 5.15 ms a "
@@ -4306,7 +4334,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--benchmark-paths", default="reference,sdpa,sdpa+compile,sdpa+compile+graphs,"
                                                 "flex+fused+triton+compile+graphs+flat,"
                                                 "flex+fused+triton+compile+graphs+flat+castonce,"
-                                                "flex+fused+triton+compile+graphs+flat+castonce+wgstream",
+                                                "flex+fused+triton+compile+graphs+flat+castonce+wgstream,"
+                                                "flex+fused+triton+compile+graphs+flat+castonce+wgstream+pdl",
                    help=f"comma-separated paths, each '+'-joined parts of: {BENCHMARK_PARTS}. The speedup "
                         "column is against the 'reference' path of the same preset and N, wherever it is listed "
                         "(the first one, if listed twice: the second then shows the run-to-run noise)")
@@ -4378,7 +4407,7 @@ def configs_from_args(args) -> tuple:
         attention=args.attention, chunk_size=args.chunk_size, checkpoint_blocks=args.checkpoint_blocks,
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
         cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, cast_once=args.cast_once,
-        weight_grad_stream=args.weight_grad_stream, max_autotune=args.max_autotune,
+        weight_grad_stream=args.weight_grad_stream, max_autotune=args.max_autotune, pdl=args.pdl,
         triton_kernels=args.triton_kernels,
         peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:

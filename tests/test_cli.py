@@ -107,6 +107,8 @@ BAD_INPUT_CASES = [
     ("weight-grad-stream-on-cpu", ["--weight-grad-stream"], "--weight-grad-stream"),
     ("max-autotune-without-compile", ["--max-autotune"], "--max-autotune"),
     ("max-autotune-on-cpu", ["--max-autotune", "--compile"], "--max-autotune"),
+    ("pdl-without-compile", ["--pdl"], "--pdl"),
+    ("pdl-on-cpu", ["--pdl", "--compile"], "--pdl"),
     ("benchmark-steps-0", ["--benchmark", "--benchmark-steps", "0"], "--benchmark-steps"),
     ("benchmark-preset-unknown", ["--benchmark", "--benchmark-presets", "small,huge"], "--benchmark-presets"),
     ("benchmark-presets-empty", ["--benchmark", "--benchmark-presets", ","], "--benchmark-presets"),
