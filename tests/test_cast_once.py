@@ -60,6 +60,23 @@ def graphed_steps(cfg, steps: int, **fields):
     return step, losses, moved
 
 
+FASTEST_TINY = dict(attention="flex", fuse_projections=True, triton_kernels=True, compile=True, cuda_graphs=True,
+                   weight_grad_stream=True)  # the default size's fastest path, for the tiny preset's GPU tests
+
+
+def fastest_path_with_and_without(flag: str):
+    """{False: (step, losses), True: (step, losses)}: 6 replayed steps (graphed_steps)
+    of FASTEST_TINY at the tiny preset with the TrainConfig field `flag` off and on, from
+    the same weights and batches; every replay must move the weights (the losses alone
+    cannot show it: batches can repeat a loss)."""
+    runs = {}
+    for on in (False, True):
+        step, losses, moved = graphed_steps(tof.config_from_preset("tiny"), 6, **FASTEST_TINY, **{flag: on})
+        assert all(moved), (flag, on, moved)
+        runs[on] = step, losses
+    return runs
+
+
 def one_step(cast_once: bool, device="cpu", after_a_step=True, **paths):
     """The loss and {parameter name: its float32 gradient in flat.grad} of one step;
     after_a_step: of the second of two training steps (so the first step's update and

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tiny_openfold_v1 as tof
-from test_cast_once import CFG, gpu, graphed_steps
+from test_cast_once import CFG, fastest_path_with_and_without, gpu
 
 
 @pytest.mark.parametrize("fields,expected", [
@@ -59,15 +59,10 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
     replayed steps each from the same weights and batches, with and without
     --max-autotune: every replay moves the weights, and the losses agree to rounding
     (FlexAttention's bias gradient adds with atomics: not the same bits even run to run)."""
-    cfg = tof.config_from_preset("tiny")
-    paths = dict(attention="flex", fuse_projections=True, triton_kernels=True, compile=True, cuda_graphs=True,
-                 weight_grad_stream=True)
-    losses = {}
-    for autotune in (False, True):
-        step, losses[autotune], moved = graphed_steps(cfg, 6, max_autotune=autotune, **paths)
+    runs = fastest_path_with_and_without("max_autotune")
+    for step, _ in runs.values():
         assert step.capture_stream is not None and step.capture_stream.priority < 0  # --weight-grad-stream
-        assert all(moved), moved
-    assert losses[True] == pytest.approx(losses[False], rel=2e-2), losses
+    assert runs[True][1] == pytest.approx(runs[False][1], rel=2e-2), runs
 
 
 def test_the_first_step_says_why_it_is_slow():

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import tiny_openfold_v1 as tof
-from test_cast_once import CFG, graphed_steps
+from test_cast_once import CFG, fastest_path_with_and_without
 
 hopper = pytest.mark.skipif(not (torch.cuda.is_available() and tof.pdl_supported(torch.device("cuda", 0))),
                             reason="needs an NVIDIA GPU of compute capability 9.0 or newer")
@@ -121,11 +121,5 @@ def test_gpu_fastest_path_trains_like_itself_without_the_flag():
     """flex+fused+triton+compile+graphs+flat+castonce+wgstream at the tiny preset, 6
     replayed steps each from the same weights and batches, with and without --pdl:
     every replay moves the weights, and the losses agree to rounding."""
-    cfg = tof.config_from_preset("tiny")
-    paths = dict(attention="flex", fuse_projections=True, triton_kernels=True, compile=True, cuda_graphs=True,
-                 weight_grad_stream=True)
-    losses = {}
-    for pdl in (False, True):
-        _, losses[pdl], moved = graphed_steps(cfg, 6, pdl=pdl, **paths)
-        assert all(moved), moved
-    assert losses[True] == pytest.approx(losses[False], rel=2e-2), losses
+    runs = fastest_path_with_and_without("pdl")
+    assert runs[True][1] == pytest.approx(runs[False][1], rel=2e-2), runs
