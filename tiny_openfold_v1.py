@@ -2245,8 +2245,8 @@ def compile_options(tc: "TrainConfig") -> Optional[dict]:
     Same function, other kernels; setup takes minutes (results are cached on disk).
     --pdl: programmatic dependent launch (NVIDIA compute capability 9.0+). Each Triton
     kernel that Inductor generates may start while the kernel before it in its stream
-    still runs: it waits (gdc_wait) before it reads anything, and lets the next one
-    start (gdc_launch_dependents) once its own loads are under way. Same arithmetic,
+    still runs: it waits (gdc_wait) before its first load of what that kernel wrote,
+    and lets the next one start (gdc_launch_dependents) after its own loads. Same arithmetic,
     same kernels; what shrinks is the gap between one kernel's end and the next's
     start. Inductor's matrix-product and FlexAttention templates, cuBLAS and the
     hand-written kernels launch as before. Set for this compile only (and so its
