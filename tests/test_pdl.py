@@ -15,6 +15,7 @@ import torch
 
 import tiny_openfold_v1 as tof
 from test_cast_once import CFG, fastest_path_with_and_without
+from test_fast_paths import _step_setup
 
 hopper = pytest.mark.skipif(not (torch.cuda.is_available() and tof.pdl_supported(torch.device("cuda", 0))),
                             reason="needs an NVIDIA GPU of compute capability 9.0 or newer")
@@ -92,16 +93,11 @@ def test_gpu_generated_code_waits_on_its_producer_only_with_the_flag(tmp_path, m
     results = []
     for pdl in (False, True):
         torch._dynamo.reset()
-        tc = tof.TrainConfig(batch_size=2, compile=True, attention="sdpa", pdl=pdl)
-        device = torch.device("cuda")
-        tof.check_fast_paths(tc, device, "none", None)
-        torch.manual_seed(0)
-        model = tof.TinyOpenFold(CFG).to(device).configure(**tc.model_paths())
-        objective = tof.make_objective(model, CFG, tc, None, device)
-        batch = tof.benchmark_batch(CFG, 2, device, 0)
+        tc, model, _, objective, batches = _step_setup("cuda", dict(compile=True, attention="sdpa", pdl=pdl), CFG)
+        tof.check_fast_paths(tc, torch.device("cuda"), "none", None)
 
         def step():
-            loss = objective(batch)
+            loss = objective(batches[0])
             loss.backward()
             return loss
 
