@@ -17,7 +17,8 @@ LayerNorm backward among their fused operations: 1.15 ms of kernel time, 0.75 ms
 it with no other kernel running.
 
 On a GPU this times, for LayerNorm -> product shapes of the default (small) and medium
-sizes, the compiled forward and backward of both forms in bf16 autocast, each replayed
+sizes, the compiled forward and backward of both forms (and of no_affine, the floor of a
+fold done outside the compiled graph) in bf16 autocast, each replayed
 as a CUDA graph (CUDA events over 200 replays after warm-up, the forms alternated),
 and counts their kernels (torch.profiler over 20 replays). One JSON line per shape.
 `check` (any device, float64, no compile) compares both forms' outputs and gradients.
@@ -46,6 +47,14 @@ def folded(x, gamma, beta, w, b):
     return F.linear(F.layer_norm(x, x.shape[-1:], None, None, 1e-5), w * gamma, b + w @ beta)
 
 
+def no_affine(x, gamma, beta, w, b):
+    """Not the same function: the LayerNorm without gamma and beta, and the weights as
+    they are. Its time is the floor of a fold whose weight-side work (W diag gamma,
+    b + W beta and their backward) runs outside the compiled graph, once a step for all
+    LayerNorms (as --cast-once's front pieces could do it); gamma and beta get no gradient."""
+    return F.linear(F.layer_norm(x, x.shape[-1:], None, None, 1e-5), w, b)
+
+
 def inputs(rows, c_in, c_out, device, dtype):
     g = torch.Generator().manual_seed(0)
     make = lambda *shape, scale=1.0, shift=0.0: (torch.randn(*shape, generator=g, dtype=torch.float64) * scale
@@ -70,10 +79,12 @@ def graphed(form, args, dy):
     """A CUDA graph of the compiled form's forward and backward (gradients of all inputs)."""
     fn = torch.compile(form, dynamic=False)
 
+    wrt = [args[0], args[3], args[4]] if form is no_affine else args  # no_affine: gamma, beta unused
+
     def step():
         with torch.autocast("cuda", torch.bfloat16):
             out = fn(*args)
-        return torch.autograd.grad(out, args, dy)
+        return torch.autograd.grad(out, wrt, dy)
 
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -117,7 +128,7 @@ if __name__ == "__main__":
     for name, rows, c_in, c_out in SHAPES:
         args = inputs(rows, c_in, c_out, "cuda", torch.float32)
         dy = torch.randn(rows, c_out, device="cuda", dtype=torch.bfloat16)
-        graphs = {form.__name__: graphed(form, args, dy) for form in (affine, folded)}
+        graphs = {form.__name__: graphed(form, args, dy) for form in (affine, folded, no_affine)}
         times = {k: [] for k in graphs}
         for _ in range(3):
             for k, g in graphs.items():
