@@ -42,8 +42,9 @@ def test_pytorch_profiler_writes_a_trace_with_the_algorithm_ranges(tmp_path):
     assert {m["name"] for m in tables["modules"]} >= set(ALGORITHMS) - {"Alg6_EvoformerBlock"}
     assert "Alg11_TriangleMultiplicationOutgoing" in (tmp_path / "prof" / "profile_top_ops.txt").read_text()
     summary = json.loads((tmp_path / "prof" / "performance_summary.json").read_text())
-    # 1 skipped + 2 warm-up + 3 recorded steps are left out of the timing: 4 timed steps remain.
-    assert summary["performance_summary"]["timed_steps"] == 4
+    # 1 skipped + 2 warm-up + 3 recorded steps, and the 2 after them that the profiler still
+    # slows, are left out of the timing: 2 timed steps remain.
+    assert summary["performance_summary"]["timed_steps"] == 10 - 6 - tof.PROFILER_AFTERMATH_STEPS == 2
     flops = summary["flops"]
     for key in ("analytic_forward", "analytic_train_step", "torch_counter_train_step", "achieved_tflops", "mfu"):
         assert key in flops

@@ -78,6 +78,21 @@ def test_resume_rejects_a_different_model(tmp_path):
         tof.train(other, tc2)
 
 
+def test_a_fresh_run_keeps_the_checkpoint_it_would_overwrite(tmp_path, capsys):
+    cfg, tc = small_run(tmp_path, num_steps=2)
+    tof.train(cfg, tc)
+    _, again = small_run(tmp_path, num_steps=3)  # same --checkpoint-dir, no --resume
+    tof.train(cfg, again)
+    ckpt = tmp_path / "ckpt"
+    assert load_state(str(ckpt / "checkpoint.prev.pt"))["step"] == 2
+    assert load_state(str(ckpt / "checkpoint.pt"))["step"] == 3
+    assert f"continue it with --resume {ckpt / 'checkpoint.prev.pt'}" in capsys.readouterr().out
+    # Resuming checkpoint.pt itself (by file or by folder) moves nothing.
+    assert tof.keep_earlier_checkpoint(str(ckpt), str(ckpt)) is None
+    assert tof.keep_earlier_checkpoint(str(ckpt), str(ckpt / "checkpoint.pt")) is None
+    assert sorted(os.listdir(ckpt)) == ["checkpoint.prev.pt", "checkpoint.pt"]
+
+
 def test_non_finite_loss_saves_state_and_explains(tmp_path, monkeypatch):
     cfg, tc = small_run(tmp_path, num_steps=6)
     real_loss = tof.distance_loss
@@ -110,6 +125,18 @@ def test_atomic_save_never_leaves_a_half_written_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert torch.equal(load_state(path)["a"], torch.ones(3))
     assert os.listdir(tmp_path) == ["checkpoint.pt"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="no file modes to check on this platform")
+def test_atomic_save_gives_the_files_the_usual_mode(tmp_path):
+    """Readable by others as the umask allows (TensorBoard or a web server running as
+    another user), not mkstemp's private 0600."""
+    old = os.umask(0o022)
+    try:
+        tof.atomic_save({"a": 1}, str(tmp_path / "summary.json"))
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "summary.json").st_mode & 0o777 == 0o644
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
