@@ -2175,13 +2175,11 @@ def select_device(requested: Optional[str]) -> torch.device:
         return torch.device("cuda", 0) if n_gpu else torch.device("cpu")
     if requested == "cpu":
         return torch.device("cpu")
-    if requested == "cuda":
-        requested = "0"
-    if not requested.isdigit():
+    if not (requested == "cuda" or requested.isdigit()):
         raise UsageError(f"--device: expected 'cpu', 'cuda' or a GPU index, got {requested!r}")
-    index = int(requested)
+    index = 0 if requested == "cuda" else int(requested)
     if index >= n_gpu:
-        raise UsageError(f"--device {index}: no such GPU (this machine has {n_gpu} visible CUDA/ROCm devices; "
+        raise UsageError(f"--device {requested}: no such GPU (this machine has {n_gpu} visible CUDA/ROCm devices; "
                          f"valid: {', '.join(map(str, range(n_gpu))) or 'none, use --device cpu'})")
     return torch.device("cuda", index)
 
@@ -3261,6 +3259,9 @@ class MemoryProfile:
         self.activations_allocator_mb: Optional[float] = None
         self.snapshot_path: Optional[str] = None
         self._current: dict = {}
+        # With --enable-pytorch-profiler: the first step after the profiler's (its buffers grow the
+        # process's memory while it records), from which growth() fits; set by train()
+        self.first_steady_step = 0
 
     # --- before training: the per-module activation breakdown
     def measure_activations(self, model: nn.Module, batch: Dict[str, torch.Tensor], amp_dtype) -> None:
@@ -3294,7 +3295,8 @@ class MemoryProfile:
     # --- the report
     def growth(self) -> Optional[dict]:
         """Allocated memory after the optimizer phase, first step vs last, and the fitted slope."""
-        after = [(r["step"], r["optimizer"]["allocated_mb"]) for r in self.per_step if "optimizer" in r]
+        after = [(r["step"], r["optimizer"]["allocated_mb"]) for r in self.per_step
+                 if "optimizer" in r and r["step"] >= self.first_steady_step]
         if len(after) < 2:
             return None
         steps, mb = zip(*after)
@@ -3338,6 +3340,9 @@ class MemoryProfile:
             lines.append(f"   {key[:-3].replace('_', ' '):<20} {budget[key]:>10.1f}")
         lines.append(f"   (peak: {budget['peak_source']}; remainder: temporaries freed inside forward and backward, "
                      f"the batch, workspaces, allocator rounding)")
+        if self.first_steady_step and self.device.type != "cuda":
+            lines.append("   (the PyTorch profiler ran in this process: on a CPU its buffers are part of the peak and "
+                         "the remainder; for a clean budget, profile memory without --enable-pytorch-profiler)")
         if budget["activations_allocator_delta_mb"] is not None:
             lines.append(f"   allocator's own count of the live graph after forward: "
                          f"{budget['activations_allocator_delta_mb']:.1f} MB")
@@ -3586,6 +3591,8 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     # compile/capture, warm-up and profiled steps are never timed, nor the steps the profiler still slows
     first_timed = max(tc.warmup_steps, profiled_until + PROFILER_AFTERMATH_STEPS if profiled_until else 0,
                       1 if tc.fast_loop else 0)
+    if memprof is not None and profiled_until:
+        memprof.first_steady_step = start_step + profiled_until + PROFILER_AFTERMATH_STEPS
     if profiled_until and par.is_main and tc.num_steps - start_step <= profiled_until:
         print(f"Note: the profiler records {tc.profile_steps} steps after 1 skipped and {tc.warmup_steps} warm-up "
               f"steps; this run ends before them, so it writes no trace. Use --num-steps > "
@@ -4047,8 +4054,9 @@ def benchmark_markdown(result: dict) -> str:
             else "no MFU (no peak FLOP/s known for this device; --peak-tflops sets one)")
     lines = [f"`python {result['command']}`", "",
              f"{info['device']}, torch {info['torch']}, {result['precision']}, {info['date']}, "
-             f"commit {info.get('git_commit') or 'unknown'}: median of {result['steps']} steps after "
-             f"{result['warmup_steps']} warm-up steps (forward, backward, AdamW); {peak}.", "",
+             f"commit {info.get('git_commit') or 'unknown'}: ms/step is the median of {result['steps']} steps "
+             f"after {result['warmup_steps']} warm-up steps (forward, backward, AdamW), samples/s their samples "
+             f"over their wall time; {peak}.", "",
              "| " + " | ".join(name for name, _ in BENCHMARK_COLUMNS) + " |",
              "|" + "|".join("---" if width < 0 or name == "status" else "--:" for name, width in BENCHMARK_COLUMNS)
              + "|"]
@@ -4088,13 +4096,20 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                              f"e.g. 512,1024, got {args.benchmark_seq_lens!r}")
         seq_lens = [int(n) for n in seq_lens]
     check_writable_dir(tc.profile_dir, "--profile-dir")
+    defaults = build_parser()
+    ignored = [flag for flag, key in (("--preset", "preset"), ("--num-steps", "num_steps"))
+               if getattr(args, key) != defaults.get_default(key)]
+    if ignored:
+        print(f"Note: --benchmark does not read {' or '.join(ignored)}; it times --benchmark-presets "
+              f"({args.benchmark_presets}) for --benchmark-steps ({args.benchmark_steps}).")
     precision = compute_precision(amp_settings(tc, device)[0], device)
     peak = peak_tflops(device, precision, tc.peak_tflops)
     rows = []
     wide = -max([24] + [len(p) for p in paths])  # the path column, left-aligned
     header = console_line([name for name, _ in BENCHMARK_COLUMNS], wide)
-    print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: median of "
-          f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW)")
+    print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: ms/step is the median of "
+          f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW), "
+          f"samples/s their samples over their wall time")
     settings = compiler_settings()
     if settings:
         print(f"Environment: {settings}")
@@ -4149,7 +4164,10 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                           + ", ".join(f"{r['path']} {r['speedup_vs_reference']:.2f}x" for r in late), flush=True)
     print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')} (and the table as "
           f"Markdown to benchmark.md)")
-    return 0 if any(r["status"] == "ok" for r in rows) else 1
+    if not any(r["status"] == "ok" for r in rows):
+        print("tiny_openfold_v1.py: no row was measured (each row's status above says why)", file=sys.stderr)
+        return 1
+    return 0
 
 
 # =============================================================================
@@ -4257,7 +4275,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seq-len", type=_positive_int, help="residues N_res (the longest, with --min-seq-len)")
     g.add_argument("--min-seq-len", type=_positive_int,
                    help="draw lengths uniformly in [min, seq-len]; batches are padded and masked")
-    g.add_argument("--dropout", type=float, default=0.0, help="row/column-wise dropout rate on residual branches")
+    g.add_argument("--dropout", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"), default=0.0,
+                   help="row/column-wise dropout rate on residual branches")
     g = p.add_argument_group("training")
     g.add_argument("--num-steps", type=_positive_int, default=50, help="training steps")
     g.add_argument("--batch-size", type=_positive_int, help="samples per step (default: the preset's)")
@@ -4409,8 +4428,6 @@ def configs_from_args(args) -> tuple:
         overrides["msa_intermediate_dim"] = 4 * args.msa_dim
     if args.pair_dim is not None:
         overrides["pair_intermediate_dim"] = 4 * args.pair_dim
-    if not 0.0 <= args.dropout < 1.0:
-        raise UsageError(f"--dropout: must be in [0, 1), got {args.dropout}")
     try:
         cfg = config_from_preset(args.preset, dropout=args.dropout, **overrides)
     except UsageError as exc:

@@ -81,6 +81,10 @@ BAD_INPUT_CASES = [
     ("preset-huge", ["--preset", "huge"], "--preset"),
     ("device-7", ["--device", "7"], "--device"),
     ("device-banana", ["--device", "banana"], "--device"),
+    pytest.param("device-cuda-without-gpu", ["--device", "cuda"], "--device cuda: no such GPU",
+                 marks=pytest.mark.skipif(tof.torch.cuda.is_available(), reason="this machine has a GPU")),
+    ("dropout-text", ["--dropout", "abc"], "--dropout: expected a number in [0, 1)"),
+    ("dropout-one", ["--dropout", "1"], "--dropout: must be a number in [0, 1)"),
     ("resume-missing", ["--resume", "/nonexistent/ckpt.pt"], "--resume"),
     ("resume-garbage", ["--resume", "{tmp}/garbage.pt"], "--resume"),
     ("resume-empty", ["--resume", "{tmp}/empty.pt"], "--resume"),
@@ -374,6 +378,18 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     for console, md in zip(table, md_rows):
         cells = [c.strip() for c in md.strip("|").split("|")]
         assert " ".join(cells[:-1]).split() == console.split()[:11] and console.endswith(cells[-1])
+
+
+def test_benchmark_that_measures_nothing_says_so(tmp_path):
+    """Every row skipped (a GPU path on the CPU): exit 1 and a line on stderr; and a note that
+    --preset and --num-steps are not what --benchmark reads."""
+    r = run_script(["--benchmark", "--device", "cpu", "--benchmark-presets", "tiny", "--benchmark-paths", "graphs",
+                    "--preset", "tiny", "--num-steps", "7", "--profile-dir", tmp_path / "p"], tmp_path)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines() == ["tiny_openfold_v1.py: no row was measured (each row's status above "
+                                             "says why)"]
+    assert "Note: --benchmark does not read --preset or --num-steps" in r.stdout
+    assert "skipped: --cuda-graphs" in r.stdout
 
 
 def test_default_num_workers_share_the_cores(monkeypatch):

@@ -159,6 +159,20 @@ def test_memory_profiling_writes_per_phase_readings_and_a_budget(tmp_path):
     assert memory["snapshot"] is None  # the allocator snapshot is CUDA/ROCm only
 
 
+def test_memory_growth_is_fitted_after_the_profiler(tmp_path):
+    """With the PyTorch profiler on, the steps it records (and the ones it still slows)
+    are left out of the growth fit: on a CPU its buffers are part of the process's memory."""
+    memprof = tof.MemoryProfile(tof.torch.device("cpu"), str(tmp_path), 1)
+    profiler_buffers = [0, 0, 300, 600, 900, 900, 900, 900, 900, 900]  # MB, steps 0-9
+    memprof.per_step = [{"step": i, "optimizer": {"allocated_mb": 100.0 + mb}}
+                        for i, mb in enumerate(profiler_buffers)]
+    assert memprof.growth()["slope_mb_per_100_steps"] > 5000  # the profiler read as a leak
+    memprof.first_steady_step = 5
+    growth = memprof.growth()
+    assert growth["first_step"] == 6 and growth["last_step"] == 9
+    assert growth["growth_mb"] == 0 and growth["slope_mb_per_100_steps"] == pytest.approx(0, abs=1e-9)
+
+
 def test_memory_profiling_does_not_change_training(tmp_path):
     """The activation measurement runs a training-mode forward on a forked RNG:
     with dropout on, the losses are the same with and without it."""
