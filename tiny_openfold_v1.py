@@ -4052,6 +4052,8 @@ def benchmark_markdown(result: dict) -> str:
     info = result["system_info"]
     peak = (f"MFU against {result['peak_tflops']:.1f} TFLOP/s" if result["peak_tflops"]
             else "no MFU (no peak FLOP/s known for this device; --peak-tflops sets one)")
+    if any(row.get("peak_memory_source", "").startswith("process peak RSS") for row in result["rows"]):
+        peak += "; peak MB is the process's peak RSS so far, which only rises from row to row"
     lines = [f"`python {result['command']}`", "",
              f"{info['device']}, torch {info['torch']}, {result['precision']}, {info['date']}, "
              f"commit {info.get('git_commit') or 'unknown'}: ms/step is the median of {result['steps']} steps "

@@ -373,6 +373,7 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert result["system_info"]["git_commit"] == tof.source_revision()  # None only outside a git checkout
     assert f"commit {result['system_info']['git_commit'] or 'unknown'}:" in markdown[2]
     assert result["system_info"]["date"] in markdown[2] and "no MFU" in markdown[2]
+    assert "peak MB is the process's peak RSS so far" in markdown[2]  # CPU rows: not per row
     md_rows = [line for line in markdown if line.startswith("| tiny |")]
     assert len(md_rows) == 4 and markdown[4].startswith("| preset | B | S | N | path | ms/step |")
     for console, md in zip(table, md_rows):
