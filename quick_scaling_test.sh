@@ -143,5 +143,5 @@ report_rc=0
     report_rc=$?
 echo
 echo "All results in $OUTPUT_DIR"
-[[ $report_rc -eq 0 ]] || exit "$report_rc"
+[[ $report_rc -eq 0 ]] || exit "$report_rc"  # 1: every run failed (scaling_report.py says why)
 [[ $FAILED -eq 0 ]] || exit 1

@@ -34,8 +34,10 @@ A run counts as failed if its exit status is not 0, its summary is missing or
 unreadable, its status is not "completed", or it had no timed steps; failed
 runs are listed with their logs and never stop the report.
 
-Exit status: 0 when the report was written (even if runs failed), 2 on bad
-input (a missing or malformed manifest, bad options).
+Exit status: 0 when the report was written and at least one run succeeded
+(some may have failed), 1 when it was written but every run failed (nothing
+to compare: e.g. too few steps, so none was timed), 2 on bad input (a missing
+or malformed manifest, bad options).
 """
 
 from __future__ import annotations
@@ -444,7 +446,7 @@ def main(argv=None) -> int:
         write_runs_csv(rows, os.path.join(args.output_dir, "runs.csv"))
         if not args.no_plot:
             print(plot(rows, base, args.unit, args.title, os.path.join(args.output_dir, "scaling.png")))
-    return 0
+    return 1 if base is None else 0
 
 
 if __name__ == "__main__":

@@ -3297,7 +3297,7 @@ class MemoryProfile:
         """Allocated memory after the optimizer phase, first step vs last, and the fitted slope."""
         after = [(r["step"], r["optimizer"]["allocated_mb"]) for r in self.per_step
                  if "optimizer" in r and r["step"] >= self.first_steady_step]
-        if len(after) < 2:
+        if len(after) < 3:  # two readings' difference, times 100 steps, would be noise
             return None
         steps, mb = zip(*after)
         slope = float(np.polyfit(steps, mb, 1)[0]) if len(set(steps)) > 1 else 0.0
@@ -3593,6 +3593,10 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
                       1 if tc.fast_loop else 0)
     if memprof is not None and profiled_until:
         memprof.first_steady_step = start_step + profiled_until + PROFILER_AFTERMATH_STEPS
+    if profiled_until and par.is_main and device.type == "cpu":
+        print(f"Note: on a CPU the profiler keeps the events of its {tc.warmup_steps + tc.profile_steps} warm-up "
+              f"and recorded steps in memory, 2-3 GB a step at the default size (0.5-0.8 GB at --preset tiny); "
+              f"fewer: --warmup-steps, --profile-steps.")
     if profiled_until and par.is_main and tc.num_steps - start_step <= profiled_until:
         print(f"Note: the profiler records {tc.profile_steps} steps after 1 skipped and {tc.warmup_steps} warm-up "
               f"steps; this run ends before them, so it writes no trace. Use --num-steps > "

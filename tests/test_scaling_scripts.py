@@ -454,6 +454,16 @@ def test_report_mean_sample_std_speedup_and_failures(tmp_path, capsys):
     assert not (out / "scaling.png").exists()
 
 
+def test_report_exits_1_when_every_run_failed(tmp_path, capsys):
+    """Nothing to compare (here: too few steps, so no run was timed): the report is still
+    written, and the exit status, which run.sh and quick_scaling_test.sh pass on, is 1."""
+    manifest = write_manifest(tmp_path, [(1, 1, 8, 0, write_summary(tmp_path / "a", None), "a.log"),
+                                         (2, 1, 16, 0, write_summary(tmp_path / "b", None), "b.log")])
+    assert scaling_report.main([str(manifest), "--output-dir", str(tmp_path / "r"), "--no-plot"]) == 1
+    assert "Every run failed" in capsys.readouterr().out
+    assert (tmp_path / "r" / "summary.csv").exists()
+
+
 def test_report_normalises_by_the_smallest_count_that_ran(tmp_path, capsys):
     manifest = write_manifest(tmp_path, [
         (1, 1, 8, 1, "x/performance_summary.json", "x.log"),
