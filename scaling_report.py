@@ -230,6 +230,12 @@ def _fmt(stat: Optional[tuple], spec: str, scale: float = 1.0, suffix: str = "",
     return text
 
 
+def peak_max(row: Row) -> Optional[float]:
+    """The highest peak memory of a count's successful runs (MB), or None."""
+    peaks = [r.peak_memory_mb for r in row.ok_runs if r.peak_memory_mb is not None]
+    return max(peaks) if peaks else None
+
+
 def _failure_text(row: Row) -> str:
     failed = [r for r in row.runs if not r.ok]
     return "; ".join(f"run {r.run} FAILED ({r.error}; see {r.log})" for r in failed)
@@ -271,7 +277,7 @@ def brief_table(rows: list[Row], unit: str) -> list[str]:
 def full_table(rows: list[Row], unit: str) -> list[str]:
     """Mean ± std of every measure, the number of successful runs, the batch."""
     header = [UNIT_LABELS[unit], "Runs ok", "Global batch", "Throughput (samples/s)", "Speedup", "Efficiency",
-              "Step time (ms)", "TFLOP/s", "MFU", "Peak memory (MB)"]
+              "Step time (ms)", "TFLOP/s", "MFU", "Peak memory (MB, max)"]
     body, failures = [], {}
     for i, row in enumerate(rows):
         s = row.stats
@@ -280,7 +286,7 @@ def full_table(rows: list[Row], unit: str) -> list[str]:
                      _fmt(s["throughput"], ".1f"), _fmt(s.get("speedup"), ".2f", suffix="x"),
                      _fmt(s.get("efficiency"), ".1f", 100, "%"), _fmt(s["step_time_ms"], ".1f"),
                      _fmt(s["tflops"], ".3f"), _fmt(s["mfu"], ".2f", 100, "%"),
-                     _fmt(s["peak_memory_mb"], ".0f", with_std=False)])
+                     _fmt((peak_max(row), None), ".0f") if peak_max(row) is not None else "n/a"])
         if not row.ok_runs:
             failures[i] = _failure_text(row)
     return _table(header, body, failures)
@@ -337,8 +343,7 @@ def write_summary_csv(rows: list[Row], path: str) -> None:
             for name in names:
                 stat = row.stats.get(name)
                 cells += [stat[0], stat[1]] if stat else [None, None]
-            peaks = [r.peak_memory_mb for r in row.ok_runs if r.peak_memory_mb is not None]
-            cells.append(max(peaks) if peaks else None)
+            cells.append(peak_max(row))
             w.writerow([_csv_value(c) for c in cells])
 
 

@@ -397,10 +397,11 @@ def test_quick_cpu_procs_with_shapes_and_a_failure(tmp_path, fake):
 
 # ------------------------------------------------- scaling_report.py, unit
 
-def write_summary(folder: Path, thr, *, status="completed", batch=8, world=None, ms=None, mfu=None) -> str:
+def write_summary(folder: Path, thr, *, status="completed", batch=8, world=None, ms=None, mfu=None,
+                  peak=50.0) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     data = {"status": status, "train_config": {"batch_size": batch},
-            "performance_summary": {"avg_training_speed": thr, "avg_batch_time_ms": ms, "peak_memory_mb": 50.0},
+            "performance_summary": {"avg_training_speed": thr, "avg_batch_time_ms": ms, "peak_memory_mb": peak},
             "flops": {"achieved_tflops": None, "mfu": mfu}, "system_info": {}}
     if world is not None:
         data["parallel"] = {"mode": "ddp", "world_size": world, "backend": "gloo"}
@@ -420,7 +421,8 @@ def write_manifest(folder: Path, rows) -> Path:
 def test_report_mean_sample_std_speedup_and_failures(tmp_path, capsys):
     rows = []
     for k, thr in enumerate([10.0, 12.0, 14.0], start=1):
-        rows.append((1, k, 8, 0, write_summary(tmp_path / f"a{k}", thr, ms=800 / thr, mfu=0.1), f"a{k}.log"))
+        rows.append((1, k, 8, 0, write_summary(tmp_path / f"a{k}", thr, ms=800 / thr, mfu=0.1, peak=40.0 + k),
+                     f"a{k}.log"))
     for k, thr in enumerate([18.0, 20.0, 22.0], start=1):
         rows.append((2, k, 16, 0, write_summary(tmp_path / f"b{k}", thr, batch=16, world=2), f"b{k}.log"))
     rows += [(4, 1, 32, 0, "c1/performance_summary.json", "c1.log"),  # exit 0 but no summary
@@ -450,6 +452,10 @@ def test_report_mean_sample_std_speedup_and_failures(tmp_path, capsys):
     assert errors[3].startswith("no timed steps")
     assert errors[4] == "exit status 1"
     assert "1.67x ± 0.17x" in printed and "see c1.log" in printed and "see c4.log" in printed
+    # peak memory: the highest run's, in the table as in summary.csv (not the mean, 42)
+    first = next(line for line in printed.splitlines() if line.strip().startswith("1 |"))
+    assert "Peak memory (MB, max)" in printed and first.split("|")[-1].strip() == "43", first
+    assert num(one["peak_memory_mb_max"]) == 43.0
     assert (out / "summary.txt").read_text().strip() == printed.strip()
     assert not (out / "scaling.png").exists()
 
