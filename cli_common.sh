@@ -8,13 +8,14 @@ die() {  # one line on stderr, exit 2
     exit 2
 }
 
-positive_int() {  # positive_int FLAG VALUE
-    [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: expected a positive integer, got '$2'"
+positive_int() {  # positive_int FLAG VALUE (at most 9 digits: bash's arithmetic must not wrap)
+    [[ "$2" =~ ^[1-9][0-9]{0,8}$ ]] || die "$1: expected a positive integer below 10^9, got '$2'"
 }
 
 shape_option() {  # shape_option FLAG VALUE: check a model-shape flag, append it to the caller's SHAPE_ARGS
     case "$1" in
-        --preset) [[ "$2" =~ ^(tiny|small|medium)$ ]] || die "--preset: expected tiny, small or medium, got '$2'" ;;
+        --preset) [[ "$2" =~ ^(tiny|small|medium|long)$ ]] ||
+                      die "--preset: expected tiny, small, medium or long, got '$2'" ;;
         *) positive_int "$1" "$2" ;;
     esac
     SHAPE_ARGS+=("$1" "$2")

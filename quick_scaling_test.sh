@@ -21,7 +21,7 @@ skipped), a constant batch per GPU, and prints:
 
 Throughput is global samples/s over the timed steps (3 warm-up steps are
 excluded), read from each run's performance_summary.json. Speedup is relative
-to the 1-GPU run (or the smallest count that ran), efficiency = speedup / N.
+to the 1-GPU run (or the smallest count that ran, base), efficiency = speedup / (N / base).
 
 Options:
   --steps N            training steps per run (default: 50)
@@ -32,7 +32,7 @@ Options:
                        (gloo backend) instead of GPUs, e.g. on a machine
                        without GPUs or in CI; OMP_NUM_THREADS defaults to 1
                        per process so every count gets a core per process
-  --preset NAME        tiny, small or medium (default: the script's, small)
+  --preset NAME        tiny, small, medium or long (default: the script's, small)
   --seq-len N  --num-seqs N  --num-blocks N
                        model-shape pass-throughs to tiny_openfold_v1.py
   -h, --help           this help

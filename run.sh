@@ -57,7 +57,7 @@ Training flags:
   --amp                mixed precision (--use-amp)
   --profile            PyTorch profiler (--enable-pytorch-profiler); its
                        traces land in each run's folder
-  --preset NAME        tiny, small or medium (default: the script's, small)
+  --preset NAME        tiny, small, medium or long (default: the script's, small)
   --seq-len N  --num-seqs N  --num-blocks N
                        model-shape pass-throughs
 

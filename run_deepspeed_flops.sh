@@ -30,11 +30,12 @@ What it measures:
                       training run of tiny_openfold_v1.py (TensorBoard trace,
                       per-module time tables) in OUTPUT_DIR/training
   --measure-peaks     measure peak FLOP/s and bandwidth instead of the table
+                      (for --roofline, --intensity or --all; alone it does nothing)
   --use-amp           bf16 autocast
   --steps N           timed training steps (flops_analysis.py default: 10)
 
 Model shape (default: the preset's):
-  --preset NAME       tiny, small or medium (default: small)
+  --preset NAME       tiny, small, medium or long (default: small)
   --batch-size N      --seq-len N      --num-blocks N      --num-seqs N
 
 Output:
@@ -80,8 +81,8 @@ while [[ $# -gt 0 ]]; do
                    DEVICES="$value" ;;
         --batch-size|--seq-len|--num-blocks|--num-seqs) positive_int "$opt" "$value"; SHAPE_ARGS+=("$opt" "$value") ;;
         --steps) positive_int "$opt" "$value"; ANALYSIS_ARGS+=("$opt" "$value") ;;
-        --preset) [[ "$value" =~ ^(tiny|small|medium)$ ]] ||
-                      die "--preset: expected tiny, small or medium, got '$value'"
+        --preset) [[ "$value" =~ ^(tiny|small|medium|long)$ ]] ||
+                      die "--preset: expected tiny, small, medium or long, got '$value'"
                   SHAPE_ARGS+=("$opt" "$value") ;;
         --output-dir) [[ -n "$value" ]] || die "--output-dir: empty path"; OUTPUT_DIR="$value" ;;
     esac
@@ -93,12 +94,12 @@ if [[ $RUN_ALL -eq 1 ]]; then
     ANALYSIS_ARGS+=(--roofline --intensity)
 fi
 OUTPUT_DIR="${OUTPUT_DIR:-./deepspeed_flops_$(date +%Y%m%d_%H%M%S)}"
-mkdir -p "$OUTPUT_DIR" 2>/dev/null || die "--output-dir $OUTPUT_DIR: cannot create it"
 command -v "$PY" >/dev/null 2>&1 || die "PYTHON=$PY: no such interpreter"
+"$PY" -c 'import torch' 2>/dev/null || die "could not import torch with $PY (set PYTHON to the right interpreter)"
 
 # ------------------------------------------------------------- which devices
 gpu_count() {
-    "$PY" -c 'import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)'
+    "$PY" -c 'import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)' 2>/dev/null
 }
 
 TARGETS=()  # "cpu" or GPU indices
@@ -112,7 +113,7 @@ check_gpu() {  # check_gpu FLAG INDEX: die unless GPU INDEX exists
 if [[ $FORCE_CPU -eq 1 ]]; then
     TARGETS=(cpu)
 else
-    N_GPU="$(gpu_count)" || die "could not import torch with $PY (set PYTHON to the right interpreter)"
+    N_GPU="$(gpu_count)" || die "could not ask torch with $PY how many GPUs are visible"
     if [[ $MULTI_GPU -eq 1 ]]; then
         [[ $N_GPU -gt 0 ]] || die "--multi-gpu: no GPU is visible (use --cpu)"
         for ((i = 0; i < N_GPU; i++)); do TARGETS+=("$i"); done
@@ -129,6 +130,9 @@ else
         TARGETS=(cpu)
     fi
 fi
+
+# created only now, so that a refused device or interpreter leaves no empty folder behind
+mkdir -p "$OUTPUT_DIR" 2>/dev/null || die "--output-dir $OUTPUT_DIR: cannot create it"
 
 target_dir() {  # target_dir cpu|N -> the per-device output directory
     if [[ "$1" == cpu ]]; then echo "$OUTPUT_DIR/cpu"; else echo "$OUTPUT_DIR/gpu$1"; fi

@@ -249,6 +249,24 @@ def test_shell_help_and_unknown_option(tmp_path):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr
 
 
+def test_shell_refusals_are_one_line_and_leave_no_folder(tmp_path):
+    """An interpreter without torch (its traceback is not shown) and a GPU that is not
+    there: one line, exit 2, and no empty default output folder left behind."""
+    no_torch = tmp_path / "notorch"
+    no_torch.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+                        "echo \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n")
+    no_gpu = tmp_path / "nogpu"
+    no_gpu.write_text(f'#!/bin/sh\nif [ "$1" = -c ]; then echo 0; exit 0; fi\nexec "{sys.executable}" "$@"\n')
+    for fake in (no_torch, no_gpu):
+        fake.chmod(0o755)
+    for args, python, words in ((["--cpu"], no_torch, "could not import torch"),
+                                (["--device", "0"], no_gpu, "--device 0: no GPU is visible")):
+        r = run_shell(args, tmp_path, python=str(python))
+        assert r.returncode == 2, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and words in r.stderr and "Traceback" not in r.stderr
+    assert not list(tmp_path.glob("deepspeed_flops_*"))
+
+
 def test_shell_cpu_run_writes_the_reports(tmp_path):
     r = run_shell(["--cpu", "--preset", "tiny", "--batch-size", "1", "--seq-len", "16", "--num-seqs", "4",
                    "--num-blocks", "1", "--steps", "2", "--roofline", "--output-dir", "tmp"], tmp_path)

@@ -171,6 +171,8 @@ BAD_INPUT = [
     (QUICK_SH, ["--batch-per-gpu", "-1"], "--batch-per-gpu"),
     (QUICK_SH, ["--preset", "huge"], "--preset"),
     (QUICK_SH, ["--cpu-procs", ""], "--cpu-procs"),
+    (RUN_SH, ["--batch-per-gpu", "99999999999999999999"], "--batch-per-gpu: expected a positive integer below 10^9"),
+    (RUN_SH, ["--cpu-procs", "1 99999999999999999999"], "--cpu-procs: expected a positive integer below 10^9"),
 ]
 
 
