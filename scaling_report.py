@@ -280,13 +280,13 @@ def full_table(rows: list[Row], unit: str) -> list[str]:
               "Step time (ms)", "TFLOP/s", "MFU", "Peak memory (MB, max)"]
     body, failures = [], {}
     for i, row in enumerate(rows):
-        s = row.stats
+        s, peak = row.stats, peak_max(row)
         body.append([str(row.count), f"{len(row.ok_runs)}/{len(row.runs)}",
                      str(row.global_batch) if row.global_batch is not None else "?",
                      _fmt(s["throughput"], ".1f"), _fmt(s.get("speedup"), ".2f", suffix="x"),
                      _fmt(s.get("efficiency"), ".1f", 100, "%"), _fmt(s["step_time_ms"], ".1f"),
                      _fmt(s["tflops"], ".3f"), _fmt(s["mfu"], ".2f", 100, "%"),
-                     _fmt((peak_max(row), None), ".0f") if peak_max(row) is not None else "n/a"])
+                     _fmt(None if peak is None else (peak, None), ".0f")])
         if not row.ok_runs:
             failures[i] = _failure_text(row)
     return _table(header, body, failures)
