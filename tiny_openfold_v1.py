@@ -2772,13 +2772,17 @@ def atomic_save(obj, path: str) -> None:
         raise
 
 
+def checkpoint_file(path: str) -> str:
+    """--resume's path as a file: a folder means its checkpoint.pt."""
+    return os.path.join(path, "checkpoint.pt") if os.path.isdir(path) else path
+
+
 def keep_earlier_checkpoint(checkpoint_dir: str, resume: Optional[str]) -> Optional[str]:
     """A run that does not resume checkpoint_dir/checkpoint.pt would overwrite it at its
     first save. Move it to checkpoint.prev.pt instead (one earlier run is kept; an older
     checkpoint.prev.pt is replaced). Returns the new path, or None if there was nothing to keep."""
     path = os.path.join(checkpoint_dir, "checkpoint.pt")
-    if resume:
-        resume = os.path.join(resume, "checkpoint.pt") if os.path.isdir(resume) else resume
+    resume = checkpoint_file(resume) if resume else None
     if not os.path.exists(path) or (resume and os.path.exists(resume) and os.path.samefile(resume, path)):
         return None
     kept = os.path.join(checkpoint_dir, "checkpoint.prev.pt")
@@ -2805,8 +2809,7 @@ def save_checkpoint(path: str, step: int, model: nn.Module, optimizer, scaler, t
 
 def load_checkpoint(path: str) -> dict:
     """Read and check a checkpoint; any problem is a UsageError naming --resume."""
-    if os.path.isdir(path):
-        path = os.path.join(path, "checkpoint.pt")
+    path = checkpoint_file(path)
     if not os.path.isfile(path):
         raise UsageError(f"--resume: no checkpoint file at {path}")
     try:
@@ -3592,7 +3595,7 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
     first_timed = max(tc.warmup_steps, profiled_until + PROFILER_AFTERMATH_STEPS if profiled_until else 0,
                       1 if tc.fast_loop else 0)
     if memprof is not None and profiled_until:
-        memprof.first_steady_step = start_step + profiled_until + PROFILER_AFTERMATH_STEPS
+        memprof.first_steady_step = start_step + first_timed  # the first step after the profiler's aftermath
     if profiled_until and par.is_main and device.type == "cpu":
         print(f"Note: on a CPU the profiler keeps the events of its {tc.warmup_steps + tc.profile_steps} warm-up "
               f"and recorded steps in memory, 2-3 GB a step at the default size (0.5-0.8 GB at --preset tiny); "
