@@ -68,6 +68,7 @@ import os
 import platform
 import resource
 import signal
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -3999,18 +4000,25 @@ def benchmark_step(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.devic
 
 def benchmark_path(cfg: TinyOpenFoldConfig, tc: TrainConfig, device: torch.device, steps: int, warmup: int) -> dict:
     """Time `steps` training steps (forward, loss, backward, clipping, AdamW) of one path
-    after `warmup` untimed ones (compilation and graph capture happen there)."""
+    after `warmup` untimed ones (compilation and graph capture happen there). setup_s:
+    the seconds before the timed steps (building, compiling, capturing, warming up)."""
+    start = time.perf_counter()
     step, batches = benchmark_step(cfg, tc, device)
-    return time_steps(step, batches, tc.batch_size, device, steps, warmup)
+    built = time.perf_counter()
+    result = time_steps(step, batches, tc.batch_size, device, steps, warmup)
+    result["setup_s"] = built - start + result["warmup_s"]
+    return result
 
 
 def time_steps(step, batches, batch_size: int, device: torch.device, steps: int, warmup: int) -> dict:
     """ms/step (median of CUDA-event or clock times), samples/s (samples over the
     synchronised wall time) and last loss of `steps` calls of step(batch) after
-    `warmup` untimed ones."""
+    `warmup` untimed ones (warmup_s: their seconds)."""
+    start = time.perf_counter()
     for i in range(warmup):
         step(batches[i % 2])
     synchronize(device)
+    warmup_s = time.perf_counter() - start
     cuda = device.type == "cuda"
     marks = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)] if cuda else []
     ticks = []
@@ -4024,7 +4032,7 @@ def time_steps(step, batches, batch_size: int, device: torch.device, steps: int,
     per_step = ([marks[i].elapsed_time(marks[i + 1]) for i in range(steps)] if cuda
                 else [1e3 * (b - a) for a, b in zip(ticks, ticks[1:])])
     return {"ms_per_step": float(np.median(per_step)), "ms_per_step_mean": 1e3 * wall / steps,
-            "samples_per_sec": batch_size * steps / wall, "final_loss": float(loss)}
+            "samples_per_sec": batch_size * steps / wall, "final_loss": float(loss), "warmup_s": warmup_s}
 
 
 def _cell(value: Optional[float], spec: str, unit: str = "") -> str:
@@ -4082,6 +4090,23 @@ def write_benchmark_results(tc: TrainConfig, precision: str, peak, args, device,
               "system_info": system_info(device), "rows": rows}
     atomic_save(result, os.path.join(tc.profile_dir, "benchmark.json"))
     atomic_save(benchmark_markdown(result), os.path.join(tc.profile_dir, "benchmark.md"))
+
+
+class ProgressLine:
+    """A line on the terminal (stderr) while a row is measured, erased before its result
+    is printed: a compiled row can take minutes to set up. Nothing when stderr is a file
+    or a pipe, so logs hold only the table."""
+
+    def __init__(self, text: str):
+        # cut to the terminal's width: a wrapped line could not be erased with a carriage return
+        text = text[:shutil.get_terminal_size().columns - 1]
+        self.width = len(text) if sys.stderr.isatty() else 0
+        if self.width:
+            print(text, end="\r", file=sys.stderr, flush=True)
+
+    def clear(self) -> None:
+        if self.width:
+            print(" " * self.width, end="\r", file=sys.stderr, flush=True)
 
 
 def run_benchmark(args, tc: TrainConfig) -> int:
@@ -4143,12 +4168,16 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats(device)
+                busy = ProgressLine(f"{name} {path}: setting up (building, compiling, capturing, warming up), "
+                                     f"then {args.benchmark_steps} timed steps ...")
                 try:
                     row.update(benchmark_path(cfg, run_tc, device, args.benchmark_steps, max(1, tc.warmup_steps)))
                 except torch.cuda.OutOfMemoryError:
                     row["status"] = "out of memory"
                 except UsageError as exc:
                     row["status"] = f"skipped: {exc}"
+                finally:
+                    busy.clear()
                 # a skipped path allocated nothing: the peak now would be an earlier row's
                 peak_mb = None if row["status"].startswith("skipped") else peak_memory_mb(device)
                 row["peak_memory_mb"] = peak_mb
@@ -4171,6 +4200,10 @@ def run_benchmark(args, tc: TrainConfig) -> int:
                 if late:  # their lines above say n/a; benchmark.json and .md have the ratio
                     print("  speedup of the rows above the reference: "
                           + ", ".join(f"{r['path']} {r['speedup_vs_reference']:.2f}x" for r in late), flush=True)
+    setup = [r["setup_s"] for r in rows if "setup_s" in r]
+    if setup:
+        print(f"Setup before the timed steps (building, compiling, capturing, warming up): {sum(setup):.0f} s in all, "
+              f"at most {max(setup):.0f} s a row (setup_s in benchmark.json)")
     print(f"Benchmark written to {os.path.join(tc.profile_dir, 'benchmark.json')} (and the table as "
           f"Markdown to benchmark.md)")
     if not any(r["status"] == "ok" for r in rows):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import io
 import json
 import math
 import os
@@ -362,6 +363,13 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert ref["speedup_vs_reference"] == 1.0
     assert fast["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / fast["ms_per_step"])
     assert ref["samples_per_sec"] > 0 and math.isfinite(fast["final_loss"])
+    # setup: building the model and the untimed warm-up step, which includes its first step
+    assert ref["setup_s"] > ref["warmup_s"] > 0 and "setup_s" not in graphs
+    setup_line = [line for line in r.stdout.splitlines() if line.startswith("Setup before the timed steps")]
+    assert setup_line == [f"Setup before the timed steps (building, compiling, capturing, warming up): "
+                          f"{ref['setup_s'] + fast['setup_s']:.0f} s in all, at most "
+                          f"{max(ref['setup_s'], fast['setup_s']):.0f} s a row (setup_s in benchmark.json)"]
+    assert "setting up" not in r.stderr  # the progress line is for terminals only
     assert graphs["status"].startswith("skipped: --cuda-graphs")
     assert triton["status"].startswith("skipped: --triton-kernels")
     assert graphs["peak_memory_mb"] is None and ref["peak_memory_mb"] > 0  # nothing ran: no peak of its own
@@ -379,6 +387,22 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     for console, md in zip(table, md_rows):
         cells = [c.strip() for c in md.strip("|").split("|")]
         assert " ".join(cells[:-1]).split() == console.split()[:11] and console.endswith(cells[-1])
+
+
+def test_benchmark_progress_line_is_erased_on_a_terminal(monkeypatch):
+    """On a terminal the row being set up is named on stderr and blanked out before the
+    row's result; written to a file or a pipe, nothing."""
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(tof.shutil, "get_terminal_size", lambda: os.terminal_size((20, 24)))
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(tof.sys, "stderr", stream)
+        line = tof.ProgressLine("tiny reference: setting up ...")
+        line.clear()
+        text = "tiny reference: set"  # one column short of the terminal's 20: it cannot wrap
+        assert stream.getvalue() == (text + "\r" + " " * len(text) + "\r" if shown else "")
 
 
 def test_benchmark_that_measures_nothing_says_so(tmp_path):
