@@ -67,8 +67,8 @@ import math
 import os
 import platform
 import resource
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile

@@ -363,7 +363,7 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert ref["speedup_vs_reference"] == 1.0
     assert fast["speedup_vs_reference"] == pytest.approx(ref["ms_per_step"] / fast["ms_per_step"])
     assert ref["samples_per_sec"] > 0 and math.isfinite(fast["final_loss"])
-    # setup: building the model and the untimed warm-up step, which includes its first step
+    # setup_s: building the model, then the untimed warm-up step (warmup_s)
     assert ref["setup_s"] > ref["warmup_s"] > 0 and "setup_s" not in graphs
     setup_line = [line for line in r.stdout.splitlines() if line.startswith("Setup before the timed steps")]
     assert setup_line == [f"Setup before the timed steps (building, compiling, capturing, warming up): "
