@@ -487,8 +487,11 @@ def chunked(fn, chunk_size: Optional[int], pieces, shared=(), out_dim: int = -3)
 class SharedDropout(nn.Module):
     """Dropout whose mask is shared along one axis (Suppl. 1.11.6).
 
-    DropoutRowwise on m [*, N_seq, N_res, c] or z [*, N_res, N_res, c] shares the
-    mask along dim -2 (one mask per row); DropoutColumnwise shares it along -3.
+    DropoutRowwise on m [*, N_seq, N_res, c] or z [*, N_res, N_res, c] draws one
+    mask [*, 1, N_res, c] for all rows (shared along dim -3): a dropped entry (j, c)
+    is dropped in every row. DropoutColumnwise draws one mask [*, N_res, 1, c] for
+    all columns (shared along dim -2). This is AF2's code (per_row orientation:
+    broadcast over the first, row axis) and OpenFold's.
     """
 
     def __init__(self, p: float, shared_dim: int):
@@ -1401,9 +1404,9 @@ class EvoformerBlock(nn.Module):
         self.triangle_attention_starting = TriangleAttentionStartingNode(cfg)
         self.triangle_attention_ending = TriangleAttentionEndingNode(cfg)
         self.pair_transition = PairTransition(cfg)
-        self.dropout_msa_row = SharedDropout(cfg.dropout, shared_dim=-2)
-        self.dropout_pair_row = SharedDropout(cfg.dropout, shared_dim=-2)
-        self.dropout_pair_col = SharedDropout(cfg.dropout, shared_dim=-3)
+        self.dropout_msa_row = SharedDropout(cfg.dropout, shared_dim=-3)  # one mask for all rows
+        self.dropout_pair_row = SharedDropout(cfg.dropout, shared_dim=-3)
+        self.dropout_pair_col = SharedDropout(cfg.dropout, shared_dim=-2)  # one mask for all columns
 
     @traced
     def forward(self, m, z, msa_mask, pair_mask):

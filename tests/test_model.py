@@ -953,11 +953,11 @@ def test_default_config_is_small_preset():
     assert dataclasses.asdict(tof.TinyOpenFoldConfig()) == dataclasses.asdict(tof.config_from_preset("small"))
 
 
-@pytest.mark.parametrize("shared_dim", [-2, -3], ids=["rowwise", "columnwise"])
+@pytest.mark.parametrize("shared_dim", [-3, -2], ids=["rowwise", "columnwise"])
 def test_shared_dropout_shares_its_mask_along_one_axis_and_keeps_the_mean(shared_dim):
-    """Suppl. 1.11.6: DropoutRowwise (shared along dim -2) and DropoutColumnwise (-3)
-    zero whole rows or columns of a residual update, a fraction p of them, and scale the
-    rest by 1 / (1 - p); in eval mode they do nothing."""
+    """Suppl. 1.11.6: DropoutRowwise (one mask for all rows, shared along dim -3) and
+    DropoutColumnwise (for all columns, dim -2) zero a fraction p of the entries of a
+    residual update's mask and scale the rest by 1 / (1 - p); in eval mode they do nothing."""
     p = 0.25
     drop = tof.SharedDropout(p, shared_dim)
     x = torch.rand(4, 40, 30, 8, dtype=torch.float64) + 0.5
@@ -970,14 +970,16 @@ def test_shared_dropout_shares_its_mask_along_one_axis_and_keeps_the_mean(shared
     assert torch.allclose(kept, kept.narrow(shared_dim, 0, 1).expand_as(kept))  # one mask along shared_dim
     other = -3 if shared_dim == -2 else -2
     assert not torch.allclose(kept, kept.narrow(other, 0, 1).expand_as(kept))  # and not along the other axis
-    dropped = (kept.narrow(shared_dim, 0, 1) < 0.5).double().mean().item()  # over 4 x 40 x 8 or 4 x 30 x 8 draws
+    dropped = (kept.narrow(shared_dim, 0, 1) < 0.5).double().mean().item()  # over 4 x 30 x 8 or 4 x 40 x 8 draws
     assert dropped == pytest.approx(p, abs=0.06)
     assert torch.equal(drop.eval()(x), x)
 
 
-def test_evoformer_block_drops_rows_except_in_the_ending_node_attention():
-    """Alg. 6: row-wise dropout after Alg. 7 and 11-13, column-wise after Alg. 14."""
+def test_evoformer_block_uses_rowwise_dropout_except_after_the_ending_node_attention():
+    """Alg. 6: row-wise dropout after Alg. 7 and 11-13, column-wise after Alg. 14. As in AF2's
+    code (per_row: the mask broadcast over the first, row axis) and OpenFold's DropoutRowwise,
+    a row-wise mask is shared by all rows (dim -3), a column-wise one by all columns (dim -2)."""
     block = tof.EvoformerBlock(dataclasses.replace(CFG, dropout=0.25))
     assert (block.dropout_msa_row.shared_dim, block.dropout_pair_row.shared_dim,
-            block.dropout_pair_col.shared_dim) == (-2, -2, -3)
+            block.dropout_pair_col.shared_dim) == (-3, -3, -2)
     assert block.dropout_msa_row.p == block.dropout_pair_row.p == block.dropout_pair_col.p == 0.25
