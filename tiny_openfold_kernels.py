@@ -155,7 +155,7 @@ def gating_backward(da: torch.Tensor, db: torch.Tensor, p: torch.Tensor, bias: t
     return partial
 
 
-# --- The outer-product mean (Suppl. Alg. 10, lines 3-4) -----------------------
+# --- The outer-product mean (Suppl. Alg. 10, line 3) --------------------------
 #
 #     o[i, j, c, d] = inv[i, j] sum_s a[s, i, c] b[s, j, d],   inv = 1 / (eps + count)
 #

@@ -14,7 +14,7 @@ sequence separation alone predicts only by reading the MSA: AlphaFold's lesson.
 
 Launch lines (copy and paste):
 
-    # CPU, about 5 minutes: a tiny model learns contacts from the MSA
+    # CPU, about 5 minutes on 2 cores (results/cpu_2026-12-06): a tiny model learns contacts from the MSA
     python tiny_openfold_v1.py --preset tiny --num-seqs 16 --num-steps 600
 
     # The default ("small") configuration on a GPU
@@ -28,9 +28,9 @@ Launch lines (copy and paste):
 
     # The fast paths (same function; README "Performance"), and their benchmark
     # (add --peer-ping for shorter gaps between graph kernels: see peer_ping below)
-    # (the fastest at the default size also adds --cast-once --weight-grad-stream --pdl,
-    # --pdl on NVIDIA Hopper or newer; --max-autotune, whose autotuning takes minutes, has
-    # not been timed with --pdl; at the medium size only --cast-once)
+    # (fastest at the default size: add --cast-once --weight-grad-stream --pdl, where --pdl
+    # needs NVIDIA Hopper or newer; at the medium size add only --cast-once. --max-autotune,
+    # whose autotuning takes minutes, has not been timed together with --pdl)
     python tiny_openfold_v1.py --use-amp --attention flex --fuse-projections --triton-kernels \
         --compile --cuda-graphs --flat-optimizer
     python tiny_openfold_v1.py --benchmark --use-amp
@@ -162,7 +162,7 @@ class TinyOpenFoldConfig:
 
 
 # Named presets: the seed's three scaling configurations, plus "long" for long
-# proteins (the --benchmark sweep sets N = 512 ... 2,048 with --benchmark-seq-lens).
+# proteins (the README's long-protein sweep passes --benchmark-seq-lens 512,1024,2048).
 # "batch_size" is the preset's default batch; every other key is a TinyOpenFoldConfig field.
 PRESETS: Dict[str, Dict[str, int]] = {
     "tiny": dict(msa_dim=32, pair_dim=64, n_evoformer_blocks=2, max_seq_len=32, n_seqs=8,
@@ -270,7 +270,7 @@ def project(x: torch.Tensor, layers: Sequence[nn.Linear], fused: bool, norm: Opt
 
     A total width that is not a multiple of 8 gets zero rows up to the next one
     (the pair biases of Alg. 7, 13 and 14: H = 4 -> 8), which are computed and
-    dropped: then each output row starts 16 bytes after the last in bf16, as
+    dropped: then each output row starts on a 16-byte boundary in bf16, as
     cuBLAS's fast kernels need; a 4-wide product and its two gradient products
     otherwise run on slow unaligned ones (results/h200_2026-12-03b, call 5).
 
@@ -516,18 +516,17 @@ class GatedAttention(nn.Module):
         a       = softmax_k(q . k / sqrt(c) + sum(biases) + mask bias)
         o       = sigmoid(Linear(x)) * sum_k a v    the gate of Alg. 7 lines 4 and 6
         out     = Linear(concat_h o)                zero-initialised
-    The softmax runs in float32 even under autocast (a departure from nothing:
-    AF2 computes it in float32 too).
+    The softmax runs in float32 even under autocast, as in AF2.
 
     Three implementations of the same function (TinyOpenFold.configure picks one):
     "reference" writes the logits out as above; "sdpa" hands q, k, v and one
     additive mask (the biases plus the key-mask bias) to PyTorch's fused
     scaled_dot_product_attention, whose memory-efficient kernel never stores the
     [*, H, Q, K] logits and still returns the gradient of the bias; "flex" sends
-    all four attentions to FlexAttention, whose generated kernel reads the shared
-    bias itself and sums its gradient over the rows (Alg. 7, 13, 14) and adds
-    the key mask (all four; on a GPU, heads narrower than FLEX_MIN_HEAD_WIDTH,
-    which FlexAttention's generated kernel does not take, keep SDPA).
+    each attention to FlexAttention, whose generated kernel adds the key mask and,
+    for Alg. 7, 13 and 14, reads the shared bias itself and sums its gradient over
+    the rows. On a GPU, heads narrower than FLEX_MIN_HEAD_WIDTH, which
+    FlexAttention's generated kernel does not take, use SDPA instead.
     """
 
     attention = "reference"  # or "sdpa" or "flex"
@@ -812,7 +811,7 @@ class OuterProductMean(nn.Module):
 
     chunk_size: Optional[int] = None  # residues i per chunk of the [*, i, j, c, c] outer products
     fuse_projections = False  # a and b as one GEMM (see project())
-    triton_kernels = False  # on a GPU: lines 3-4 (product, division) as a hand-written forward kernel, and
+    triton_kernels = False  # on a GPU: line 3 (product, division by the count) as a hand-written forward kernel, and
     # with fuse_projections lines 1-2 (LayerNorm(m) -> a, b) as ln_linear (see project())
 
     def __init__(self, cfg: TinyOpenFoldConfig):
@@ -1012,7 +1011,7 @@ register_operator("triangle_gating", _triangle_gating, _triangle_gating_fake, _t
                   _triangle_gating_setup, _triangle_gating_backward, _triangle_gating_backward_fake)
 
 
-# Alg. 10 lines 3-4, the outer-product mean o_ij = sum_s a_si (x) b_sj / (eps + count_ij):
+# Alg. 10 line 3, the outer-product mean o_ij = sum_s a_si (x) b_sj / (eps + count_ij):
 # a matrix product with rows (i, c) and columns (j, d), which a GEMM writes as
 # [i, c, j, d]; the einsum path then copies it into the [i, j, (c d)] layout of
 # linear_out's input, with the division and the cast. The forward kernel stores the
@@ -1161,8 +1160,8 @@ register_operator("transition", _transition, _transition_fake, _transition_grad,
 # weight gradient's GEMM (tiny_openfold_kernels.ln_linear_*). It runs on the MSA side,
 # where the model passes norm=: Alg. 7's LayerNorm(m) -> q/k/v/g and Alg. 10's
 # LayerNorm(m) -> a/b, up to LN_LINEAR_KERNEL_WIDTH input channels. The pair side
-# (Alg. 7's LayerNorm(z) -> pair bias, Alg. 13's LayerNorm(z) -> pair bias and
-# q/k/v/g, which would run the LayerNorm in both) keeps the compiled PyTorch code: with
+# (Alg. 7's LayerNorm(z) -> pair bias; Alg. 13/14's LayerNorm(z) -> pair bias and
+# -> q/k/v/g, where the kernel would run the LayerNorm twice) keeps the compiled PyTorch code: with
 # it there too the small step was 0.05 ms slower, and on the MSA side only 0.07 ms
 # faster (H100, results/h100_2026-12-06c calls 10, 12). At 128 channels (the medium
 # MSA) it gained nothing on any H100 and cost 0.42-0.47 ms a step on one
@@ -4394,7 +4393,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hand-written Triton kernels (GPU): the gated projections of the triangle multiplications "
                         "(Alg. 11/12 line 2) as one matrix product and one kernel each way, which reads that "
                         "product once and also sums the bias gradient; the outer-product mean's product and "
-                        "division (Alg. 10 lines 3-4) as one forward kernel that writes linear_out's layout; "
+                        "division (Alg. 10 line 3) as one forward kernel that writes linear_out's layout; "
                         "the transitions up to 128 channels (Alg. 9, 15: LayerNorm, both products, ReLU) as one "
                         "kernel each way; with --fuse-projections, the MSA-side LayerNorm and the projection "
                         "after it (Alg. 7's q/k/v/g, Alg. 10's a/b) up to 64 channels as one kernel each way")
