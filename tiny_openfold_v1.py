@@ -1512,9 +1512,10 @@ class TinyOpenFold(nn.Module):
                   triton_kernels: bool = False, weight_grad_stream: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
         all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all
-        four). chunk_size: rows per chunk of the attentions, transitions,
-        outer-product mean and triangle multiplications (see chunked()). checkpoint_blocks: keep only each block's inputs for
-        backward and recompute the block (torch.utils.checkpoint).
+        four; on a GPU, heads narrower than FLEX_MIN_HEAD_WIDTH use SDPA).
+        chunk_size: rows per chunk of the attentions, transitions, outer-product mean
+        and triangle multiplications (see chunked()). checkpoint_blocks: keep only each
+        block's inputs for backward and recompute the block (torch.utils.checkpoint).
         fuse_projections: projections that read the same input (q/k/v/gate of each
         attention, a_g/a_p/b_g/b_p of each triangle multiplication, a/b of the OPM)
         as one matrix product each (see project(), project_channels_first()).
@@ -4373,7 +4374,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference: einsum, float32 softmax, einsum; sdpa: fused scaled_dot_product_attention "
                         "with the pair/triangle bias and key mask as one additive mask (no stored logits); "
                         "flex (GPU): FlexAttention in all four, reading the shared bias and the key mask in the "
-                        "kernel (nothing of size rows x heads x N x N stored)")
+                        "kernel (nothing of size rows x heads x N x N stored; heads narrower than 16 use SDPA)")
     g.add_argument("--compile", action="store_true",
                    help="torch.compile the forward + loss (and so the backward); fused AdamW on GPU")
     g.add_argument("--compile-scope", choices=COMPILE_SCOPES, default="step",

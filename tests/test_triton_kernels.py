@@ -140,7 +140,7 @@ def opm_case(lead, s, i, j, c, d, dtype=torch.float64, device="cpu", seed=0):
 
 
 def compare_opm(a, b, inv, grad, tol):
-    """The kernel's mean and the operator's gradients of a and b against the einsum of Alg. 10 lines 3-4."""
+    """The kernel's mean and the operator's gradients of a and b against the einsum of Alg. 10 line 3."""
     out = torch.ops.tinyopenfold.outer_product_mean(a, b, inv)
     ref = (torch.einsum("...sic,...sjd->...ijcd", a.double(), b.double()) * inv.double()[..., None, None]).flatten(-2)
     got = torch.autograd.grad((out.double() * grad.double()).sum(), (a, b))
