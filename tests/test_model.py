@@ -956,8 +956,9 @@ def test_default_config_is_small_preset():
 @pytest.mark.parametrize("shared_dim", [-3, -2], ids=["rowwise", "columnwise"])
 def test_shared_dropout_shares_its_mask_along_one_axis_and_keeps_the_mean(shared_dim):
     """Suppl. 1.11.6: DropoutRowwise (one mask for all rows, shared along dim -3) and
-    DropoutColumnwise (for all columns, dim -2) zero a fraction p of the entries of a
-    residual update's mask and scale the rest by 1 / (1 - p); in eval mode they do nothing."""
+    DropoutColumnwise (one for all columns, dim -2) zero a fraction p of a residual
+    update's entries, in that shared pattern, and scale the rest by 1 / (1 - p); in eval
+    mode they do nothing."""
     p = 0.25
     drop = tof.SharedDropout(p, shared_dim)
     x = torch.rand(4, 40, 30, 8, dtype=torch.float64) + 0.5
