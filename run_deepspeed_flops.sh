@@ -79,11 +79,8 @@ while [[ $# -gt 0 ]]; do
         --device) [[ "$value" =~ ^[0-9]+$ ]] || die "--device: expected a GPU index, got '$value'"; DEVICE="$value" ;;
         --devices) [[ "$value" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--devices: expected a list like \"0,1,2\", got '$value'"
                    DEVICES="$value" ;;
-        --batch-size|--seq-len|--num-blocks|--num-seqs) positive_int "$opt" "$value"; SHAPE_ARGS+=("$opt" "$value") ;;
+        --preset|--batch-size|--seq-len|--num-blocks|--num-seqs) shape_option "$opt" "$value" ;;
         --steps) positive_int "$opt" "$value"; ANALYSIS_ARGS+=("$opt" "$value") ;;
-        --preset) [[ "$value" =~ ^(tiny|small|medium|long)$ ]] ||
-                      die "--preset: expected tiny, small, medium or long, got '$value'"
-                  SHAPE_ARGS+=("$opt" "$value") ;;
         --output-dir) [[ -n "$value" ]] || die "--output-dir: empty path"; OUTPUT_DIR="$value" ;;
     esac
 done

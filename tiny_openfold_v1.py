@@ -4064,6 +4064,12 @@ def console_line(cells: Sequence[str], path_width: int) -> str:
     return " ".join(numbers) + "  " + status
 
 
+def benchmark_timing(steps: int, warmup: int) -> str:
+    """What the benchmark's ms/step and samples/s are (the console's header and benchmark.md's)."""
+    return (f"ms/step is the median of {steps} steps after {warmup} warm-up steps (forward, backward, AdamW), "
+            f"samples/s their samples over their wall time")
+
+
 def benchmark_markdown(result: dict) -> str:
     """benchmark.md: the table as Markdown, headed by what made it (command, device,
     torch, precision, date, commit), so it can be pasted into a document as it is."""
@@ -4074,9 +4080,8 @@ def benchmark_markdown(result: dict) -> str:
         peak += "; peak MB is the process's peak RSS so far, which only rises from row to row"
     lines = [f"`python {result['command']}`", "",
              f"{info['device']}, torch {info['torch']}, {result['precision']}, {info['date']}, "
-             f"commit {info.get('git_commit') or 'unknown'}: ms/step is the median of {result['steps']} steps "
-             f"after {result['warmup_steps']} warm-up steps (forward, backward, AdamW), samples/s their samples "
-             f"over their wall time; {peak}.", "",
+             f"commit {info.get('git_commit') or 'unknown'}: "
+             f"{benchmark_timing(result['steps'], result['warmup_steps'])}; {peak}.", "",
              "| " + " | ".join(name for name, _ in BENCHMARK_COLUMNS) + " |",
              "|" + "|".join("---" if width < 0 or name == "status" else "--:" for name, width in BENCHMARK_COLUMNS)
              + "|"]
@@ -4144,9 +4149,8 @@ def run_benchmark(args, tc: TrainConfig) -> int:
     rows = []
     wide = -max([24] + [len(p) for p in paths])  # the path column, left-aligned
     header = console_line([name for name, _ in BENCHMARK_COLUMNS], wide)
-    print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: ms/step is the median of "
-          f"{args.benchmark_steps} steps after {max(1, tc.warmup_steps)} warm-up steps (forward, backward, AdamW), "
-          f"samples/s their samples over their wall time")
+    print(f"Benchmark on {device_name(device)}, {precision}, torch {torch.__version__}: "
+          f"{benchmark_timing(args.benchmark_steps, max(1, tc.warmup_steps))}")
     settings = compiler_settings()
     if settings:
         print(f"Environment: {settings}")
