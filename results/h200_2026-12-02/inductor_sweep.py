@@ -25,6 +25,7 @@ bf16 GEMMs (torch.backends.cuda.matmul), pbreduce and pbheads the pair-bias proj
 of Alg. 7, 13 and 14 (width 4) as sums over c_z inside compile, not matrix products
 (PairBiasAsSums, PairBiasAsHeadSums),
 nopad the fused projections without their padding to a multiple of 8 outputs (unpadded_project),
+noaffine the pair-side LayerNorms before products without weight and bias (NO_AFFINE; not the same function),
 mattri and matmsa the flex path with the triangle attentions (Alg. 13, 14) or the MSA attentions
 (Alg. 7, 8) written out as the reference path's logits (math_attention), noopm --triton-kernels
 without its outer-product-mean kernels (the einsum path of Alg. 10, as before the thirteenth session), notrans
@@ -205,6 +206,28 @@ FLEX_FORWARD_TILES = {
 }
 
 
+# OPTS "noaffine": the pair-side LayerNorms that feed only matrix products (Alg. 7's
+# LayerNorm(z), Alg. 11/12's two, Alg. 13/14's) without their weight and bias. Not the same
+# function: the floor of folding gamma and beta into the products' weights outside the
+# compiled step (results/h100_2026-12-07f), whose own weight-side kernels are not counted.
+NO_AFFINE = {"MSARowAttentionWithPairBias": ("layer_norm_z",),
+             "TriangleMultiplicationOutgoing": ("layer_norm_in", "layer_norm_out"),
+             "TriangleAttentionStartingNode": ("layer_norm",)}
+
+
+def without_affine(cls, names):
+    """cls (and its subclasses that keep its __init__) with the LayerNorms names made
+    without weight and bias."""
+    init = cls.__init__
+
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        for n in names:
+            norm = getattr(self, n)
+            setattr(self, n, torch.nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False))
+    cls.__init__ = patched
+
+
 def worker(outdir, deadline, n_total, name, spec):
     preset, path, *opts = spec.split(":")
     opts = [o for o in (opts[0].split("+") if opts else []) if o]
@@ -265,6 +288,10 @@ def worker(outdir, deadline, n_total, name, spec):
             graph = torch.cuda.graph
             torch.cuda.graph = lambda g, stream=None, **kw: graph(g, stream=stream or torch.cuda.Stream(priority=-1),
                                                                   **kw)
+            continue
+        if o == "noaffine":
+            for cls_name, names in NO_AFFINE.items():
+                without_affine(getattr(t, cls_name), names)
             continue
         if o == "nolnlin":  # --triton-kernels without it (its default since the twenty-fourth session)
             t.LN_LINEAR_KERNELS = False
