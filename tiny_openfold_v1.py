@@ -28,9 +28,9 @@ Launch lines (copy and paste):
 
     # The fast paths (same function; README "Performance"), and their benchmark
     # (add --peer-ping for shorter gaps between graph kernels: see peer_ping below)
-    # (fastest at the default size: add --cast-once --weight-grad-stream --pdl, where --pdl
-    # needs NVIDIA Hopper or newer; at the medium size add only --cast-once. --max-autotune,
-    # whose autotuning takes minutes, has not been timed together with --pdl)
+    # (fastest at the default size: add --cast-once --weight-grad-stream --max-autotune --pdl,
+    # where --pdl needs NVIDIA Hopper or newer and --max-autotune's autotuning takes minutes
+    # the first time on a machine; at the medium size add only --cast-once)
     python tiny_openfold_v1.py --use-amp --attention flex --fuse-projections --triton-kernels \
         --compile --cuda-graphs --flat-optimizer
     python tiny_openfold_v1.py --benchmark --use-amp
@@ -2910,8 +2910,8 @@ def first_step_note(tc: TrainConfig) -> Optional[str]:
         work.append("compiles forward and backward, which takes minutes (Inductor's cache on disk shortens "
                     "later runs)")
     if tc.max_autotune:
-        work.append("times each matrix product's kernels (--max-autotune), about 3 minutes more at the default "
-                    "size on an H100")
+        work.append("times each matrix product's kernels (--max-autotune), 3 to 5 minutes more at the default "
+                    "size on an H100 with an empty cache")
     if tc.cuda_graphs:
         work.append("captures the whole step as a CUDA graph")
     return f"   The first step {'; '.join(work)}." if work else None
