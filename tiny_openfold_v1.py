@@ -330,6 +330,61 @@ def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
                               for layer in layers])
 
 
+# --- A LayerNorm folded into the products after it (--fold-layer-norms) --------
+#
+# The pair-side LayerNorms (Alg. 7's LayerNorm(z), Alg. 11/12's two, Alg. 13/14's)
+# feed only matrix products, so their weight gamma and bias beta can move into the
+# products' weights and biases:
+#
+#     (xhat * gamma + beta) W^T + b  =  xhat (W diag gamma)^T + (b + W beta)
+#
+# with xhat the normalised x. Same function, other work in backward: the gradients
+# of gamma and beta are no longer sums over every pair row beside the LayerNorm's
+# input gradient (which Inductor computes in several passes, the largest piece of its
+# kernels in the fastest default-size step: README, Against the targets) but come out
+# of the products' weight gradients, which are computed anyway: dgamma = sum_o
+# dW' * W, dbeta = W^T db', of the weight's size. The MSA side keeps its LayerNorms
+# (there the fold gained nothing in isolation: results/h100_2026-12-08, call 2).
+
+
+def layer_norm_without_affine(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """xhat: x normalised over its last axis as norm does, without its weight and bias."""
+    return F.layer_norm(x, norm.normalized_shape, None, None, norm.eps)
+
+
+class FoldedLinear:
+    """nn.Linear `layer` reading norm(x), as a product that reads xhat: weight
+    W diag(gamma), bias b + W beta (W beta alone where layer has none). It has what
+    project(), project_channels_first() and concatenated_weights() read of an nn.Linear.
+
+    The folded weight is computed in at least float32 (under --cast-once W is the bf16
+    copy), so autocast rounds W gamma once. Its weight gradient stays on the main
+    stream even with --weight-grad-stream: the fold's backward (dW' diag gamma, the sums
+    for dgamma and dbeta) reads it right away, where the second stream's products may
+    be read only after join_weight_grads()."""
+
+    side_weight_grads = False
+
+    def __init__(self, layer: nn.Linear, norm: nn.LayerNorm):
+        self.out_features = layer.out_features
+        with torch.autocast(layer.weight.device.type, enabled=False):  # W beta in float32, not bf16
+            w = at_least_fp32(layer.weight)
+            self.weight = w * norm.weight  # [c_out, c_in] * [c_in]
+            shift = torch.mv(w, norm.bias.to(w.dtype))  # W beta [c_out]
+        self.bias = shift if layer.bias is None else layer.bias + shift
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+def normalise_for(norm: nn.LayerNorm, x: torch.Tensor, layers: Sequence[nn.Linear], fold: bool) -> tuple:
+    """(norm(x), layers), the input of products that read LayerNorm(x) and the products;
+    fold (--fold-layer-norms): (xhat, the layers as FoldedLinear), the same function."""
+    if not fold:
+        return norm(x), tuple(layers)
+    return layer_norm_without_affine(norm, x), tuple(FoldedLinear(layer, norm) for layer in layers)
+
+
 # --- Weight gradients on a second CUDA stream (--weight-grad-stream) -----------
 #
 # In backward a product y = x W^T + b gives two products: dx = dy W, which the
@@ -549,18 +604,21 @@ class GatedAttention(nn.Module):
         return t.view(*t.shape[:-1], self.n_heads, self.head_dim).transpose(-2, -3)
 
     def forward(self, x: torch.Tensor, biases: Sequence[torch.Tensor], key_mask: torch.Tensor,
-                norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
+                norm: Optional[nn.LayerNorm] = None, folded: Optional[nn.LayerNorm] = None) -> torch.Tensor:
         """x [*, R, Q, c_in]: R independent rows, each attending along its own axis
         (queries and keys are the same Q = K positions); key_mask [*, R, K]; each
         bias is shared by the rows and broadcasts to [*, 1, H, Q, K]. norm: the
         caller's LayerNorm, applied to x first (inside, so that project() may join
-        it to the q/k/v/g product)."""
-        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=(norm, *biases))
+        it to the q/k/v/g product). folded (--fold-layer-norms): x is the caller's
+        LayerNorm output without its weight and bias, which fold into q/k/v/g."""
+        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=(norm, folded, *biases))
 
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, norm: Optional[nn.LayerNorm],
-                *biases: torch.Tensor) -> torch.Tensor:
-        q, k, v, g = project(x, (self.linear_q, self.linear_k, self.linear_v, self.linear_g), self.fuse_projections,
-                             norm=norm, kernels=self.triton_kernels)
+                folded: Optional[nn.LayerNorm], *biases: torch.Tensor) -> torch.Tensor:
+        layers = (self.linear_q, self.linear_k, self.linear_v, self.linear_g)
+        if folded is not None:
+            layers = tuple(FoldedLinear(layer, folded) for layer in layers)
+        q, k, v, g = project(x, layers, self.fuse_projections, norm=norm, kernels=self.triton_kernels)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
         if self.attention == "flex" and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
             o = self._flex(q, k, v, biases, key_mask)
@@ -747,6 +805,7 @@ class MSARowAttentionWithPairBias(nn.Module):
     """
 
     profile_name = "Alg7_MSARowAttentionWithPairBias"
+    fold_layer_norms = False  # LayerNorm(z)'s weight and bias folded into linear_b (FoldedLinear)
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -758,7 +817,8 @@ class MSARowAttentionWithPairBias(nn.Module):
     @traced
     def forward(self, m: torch.Tensor, z: torch.Tensor, msa_mask: torch.Tensor) -> torch.Tensor:
         """m [*, N_seq, N_res, c_m], z [*, N_res, N_res, c_z], msa_mask [*, N_seq, N_res]."""
-        b, = project(self.layer_norm_z(z), (self.linear_b,), self.attention.fuse_projections)  # [*, N_res, N_res, H]
+        z, layers = normalise_for(self.layer_norm_z, z, (self.linear_b,), self.fold_layer_norms)
+        b, = project(z, layers, self.attention.fuse_projections)  # [*, N_res, N_res, H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, N_res, N_res]
         return self.attention(m, [b], msa_mask, norm=self.layer_norm_m)  # attends over LayerNorm(m)
 
@@ -1263,6 +1323,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
     chunk_size: Optional[int] = None  # output rows i per chunk
     fuse_projections = False  # a_g, a_p, b_g, b_p as one GEMM (project_channels_first()); TriangleProduct
     triton_kernels = False  # that GEMM, then the gating as one hand-written kernel (triangle_gating); TriangleProduct
+    fold_layer_norms = False  # both LayerNorms' weights and biases folded into the products after them (FoldedLinear)
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -1279,14 +1340,15 @@ class TriangleMultiplicationOutgoing(nn.Module):
     @traced
     def forward(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res, N_res, c_z], pair_mask [*, N_res, N_res]."""
-        z = self.layer_norm_in(z)
+        z, (*projections, linear_g) = normalise_for(
+            self.layer_norm_in, z, (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p, self.linear_g),
+            self.fold_layer_norms)  # line 1
         # a and b are kept channels first, [*, c, N_res, N_res]: for each channel the
         # update is a plain matrix product over k (line 4), which is what a GPU runs.
-        projections = (self.linear_a_g, self.linear_a_p, self.linear_b_g, self.linear_b_p)
         if triton_acts_on(self.triton_kernels, z):  # line 2 as P = W z^T, then one kernel (triangle_gating)
             weight, bias = concatenated_weights(projections)
             p = channels_first_product(weight, z.reshape(-1, z.shape[-1]),
-                                       self.linear_g.side_weight_grads)  # [4c, * N_res N_res]
+                                       linear_g.side_weight_grads)  # [4c, * N_res N_res]
             mask = pair_mask.expand(z.shape[:-1])  # one value per pair, as the kernel reads it
             a, b = torch.ops.tinyopenfold.triangle_gating(p, bias, mask)  # [*, c, N_res, N_res] each
         else:
@@ -1294,7 +1356,7 @@ class TriangleMultiplicationOutgoing(nn.Module):
             a_g, a_p, b_g, b_p = project_channels_first(z, projections, self.fuse_projections)
             a = torch.sigmoid(a_g) * a_p * mask  # [*, c, N_res, N_res]
             b = torch.sigmoid(b_g) * b_p * mask  # [*, c, N_res, N_res]
-        g = self.linear_g(z)  # gate logits [*, N_res, N_res, c_z]
+        g = linear_g(z)  # gate logits [*, N_res, N_res, c_z]
         # Output row i needs row i of a (outgoing: a_ik) or its column (incoming: a_ki), and all of b.
         return chunked(self._combine, self.chunk_size, [(a, -2 if self.outgoing else -1), (g, -3)], shared=(b,))
 
@@ -1306,7 +1368,8 @@ class TriangleMultiplicationOutgoing(nn.Module):
             x = torch.einsum("...cik,...cjk->...ijc", a, b)  # Alg. 11 line 4: sum_k a_ik * b_jk
         else:
             x = torch.einsum("...cki,...ckj->...ijc", a, b)  # Alg. 12 line 4: sum_k a_ki * b_kj
-        return torch.sigmoid(g) * self.linear_z(self.layer_norm_out(x))
+        x, (linear_z,) = normalise_for(self.layer_norm_out, x, (self.linear_z,), self.fold_layer_norms)
+        return torch.sigmoid(g) * linear_z(x)
 
 
 class TriangleMultiplicationIncoming(TriangleMultiplicationOutgoing):
@@ -1333,6 +1396,7 @@ class TriangleAttentionStartingNode(nn.Module):
     """
 
     profile_name = "Alg13_TriangleAttentionStartingNode"
+    fold_layer_norms = False  # the LayerNorm's weight and bias folded into linear_b and q/k/v/g (FoldedLinear)
 
     def __init__(self, cfg: TinyOpenFoldConfig):
         super().__init__()
@@ -1346,11 +1410,11 @@ class TriangleAttentionStartingNode(nn.Module):
 
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
-        z = self.layer_norm(z)
-        b, = project(z, (self.linear_b,), self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
+        z, layers = normalise_for(self.layer_norm, z, (self.linear_b,), self.fold_layer_norms)
+        b, = project(z, layers, self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        return self.attention(z, [b], pair_mask)
+        return self.attention(z, [b], pair_mask, folded=self.layer_norm if self.fold_layer_norms else None)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):
@@ -1509,7 +1573,8 @@ class TinyOpenFold(nn.Module):
 
     def configure(self, attention: str = "reference", chunk_size: Optional[int] = None,
                   checkpoint_blocks: bool = False, fuse_projections: bool = False,
-                  triton_kernels: bool = False, weight_grad_stream: bool = False) -> "TinyOpenFold":
+                  triton_kernels: bool = False, weight_grad_stream: bool = False,
+                  fold_layer_norms: bool = False) -> "TinyOpenFold":
         """attention: "reference" (einsum, softmax, einsum) or "sdpa" (fused kernel) in
         all four attentions (Alg. 7, 8, 13, 14), or "flex" (FlexAttention in all
         four; on a GPU, heads narrower than FLEX_MIN_HEAD_WIDTH use SDPA).
@@ -1527,7 +1592,9 @@ class TinyOpenFold(nn.Module):
         Alg. 7 and 10, up to 64 channels (ln_linear, forward and backward).
         weight_grad_stream: on a GPU, the weight gradients of the nn.Linear products
         on a second CUDA stream (SideStreamProduct; the run joins them before its
-        optimizer reads them)."""
+        optimizer reads them). fold_layer_norms: the pair-side LayerNorms' weights and
+        biases folded into the products that read them (FoldedLinear), whose weight
+        gradients then stay on the main stream."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
@@ -1550,6 +1617,9 @@ class TinyOpenFold(nn.Module):
                 module.triton_kernels = bool(triton_kernels)
             if isinstance(module, Linear):
                 module.side_weight_grads = bool(weight_grad_stream)
+            if isinstance(module, (MSARowAttentionWithPairBias, TriangleMultiplicationOutgoing,
+                                   TriangleAttentionStartingNode)):
+                module.fold_layer_norms = bool(fold_layer_norms)
         return self
 
     def forward(self, msa_tokens, pair_features, msa_mask=None, residue_mask=None):
@@ -2157,12 +2227,13 @@ class TrainConfig:
     weight_grad_stream: bool = False  # weight gradients on a second CUDA stream (SideStreamProduct); needs cast_once
     max_autotune: bool = False  # --compile with Inductor's max_autotune: each product timed against Triton templates
     pdl: bool = False  # --compile's Triton kernels with programmatic dependent launch (NVIDIA Hopper and newer)
+    fold_layer_norms: bool = False  # pair-side LayerNorms' weight and bias folded into the products after them
 
     def model_paths(self) -> dict:
         """The keyword arguments of TinyOpenFold.configure for this run's paths."""
         return dict(attention=self.attention, chunk_size=self.chunk_size, checkpoint_blocks=self.checkpoint_blocks,
                     fuse_projections=self.fuse_projections, triton_kernels=self.triton_kernels,
-                    weight_grad_stream=self.weight_grad_stream)
+                    weight_grad_stream=self.weight_grad_stream, fold_layer_norms=self.fold_layer_norms)
 
     @property
     def fast_loop(self) -> bool:
@@ -3943,14 +4014,15 @@ def train(cfg: TinyOpenFoldConfig, tc: TrainConfig) -> dict:
 # --benchmark-paths: each path is a "+"-joined list of these parts.
 BENCHMARK_PARTS = (", ".join(ATTENTION_IMPLEMENTATIONS)
                    + ", fused, triton, compile, compile-block, graphs, flat, castonce, wgstream, autotune, pdl, "
-                   "ckpt, chunk<N>")
+                   "foldln, ckpt, chunk<N>")
 
 
 def parse_benchmark_path(text: str) -> dict:
     """"sdpa+compile+graphs" -> the TrainConfig fields of that path."""
     switches = {"compile": "compile", "graphs": "cuda_graphs", "ckpt": "checkpoint_blocks", "fused": "fuse_projections",
                 "flat": "flat_optimizer", "castonce": "cast_once", "triton": "triton_kernels",
-                "wgstream": "weight_grad_stream", "autotune": "max_autotune", "pdl": "pdl"}
+                "wgstream": "weight_grad_stream", "autotune": "max_autotune", "pdl": "pdl",
+                "foldln": "fold_layer_norms"}
     fields = dict(attention="reference", compile_scope="step", chunk_size=None,
                   **{field: False for field in switches.values()})  # every switch off unless its part is named
     for part in text.split("+"):
@@ -4425,6 +4497,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "attention, the four gated projections of each triangle multiplication, a/b of the "
                         "outer-product mean); "
                         "GPU only, on CPU it changes nothing")
+    g.add_argument("--fold-layer-norms", action="store_true",
+                   help="the pair-side LayerNorms (Alg. 7, 11-14) without weight and bias, which are folded into the "
+                        "products that read them (W diag(gamma), b + W beta): same function, no per-channel sums "
+                        "over all pair rows in backward; those products keep their weight gradients off "
+                        "--weight-grad-stream's second stream")
     g.add_argument("--chunk-size", type=_positive_int,
                    help="compute attentions, transitions, outer-product mean and triangle multiplications "
                         "this many rows at a time, each chunk recomputed in backward (long proteins)")
@@ -4509,7 +4586,7 @@ def configs_from_args(args) -> tuple:
         fuse_projections=args.fuse_projections, compile=args.compile, compile_scope=args.compile_scope,
         cuda_graphs=args.cuda_graphs, flat_optimizer=args.flat_optimizer, cast_once=args.cast_once,
         weight_grad_stream=args.weight_grad_stream, max_autotune=args.max_autotune, pdl=args.pdl,
-        triton_kernels=args.triton_kernels,
+        triton_kernels=args.triton_kernels, fold_layer_norms=args.fold_layer_norms,
         peer_ping=args.peer_ping)
     if tc.compile_scope != "step" and not tc.compile:
         raise UsageError(f"--compile-scope {tc.compile_scope}: applies to --compile; add --compile")
