@@ -209,7 +209,10 @@ class Linear(nn.Linear):
 def linear(c_in: int, c_out: int, bias: bool = True, init: str = "default") -> nn.Linear:
     """nn.Linear (the Linear above) with AF2's initialisation (Suppl. 1.11.4).
 
-    init="default": LeCun normal, std = 1 / sqrt(fan_in), bias 0.
+    init="default": LeCun normal, std = 1 / sqrt(fan_in), bias 0. Two simplifications:
+                    a plain normal where AF2 truncates it, and LeCun also for the
+                    transitions' first layer, which AF2 initialises with He's
+                    std sqrt(2 / fan_in) since a ReLU follows it.
     init="final":   all zeros, for the last layer of a residual branch, so a
                     fresh Evoformer block is the identity.
     init="gating":  weight 0 and bias 1, so a fresh sigmoid gate is ~0.73 open.
@@ -864,7 +867,9 @@ class OuterProductMean(nn.Module):
 
     then flattened (c * c) and projected to c_z. The mean of a (x) b over rows is
     where co-variation between columns i and j becomes visible to the model.
-    The eps (1e-3) follows AF2; it only matters when no row is real.
+    The eps (1e-3) follows AF2; it only matters when no row is real. This is the
+    supplement's order (the mean, then the output Linear); AF2's and OpenFold's code
+    divide after the output Linear, so that its bias is divided by the count too.
     """
 
     profile_name = "Alg10_OuterProductMean"
@@ -1502,8 +1507,10 @@ class InputEmbedder(nn.Module):
 
     m_si = E_msa[msa_si] + E_target_m[t_i]
     z_ij = E_left[t_i] + E_right[t_j] + Linear(relpos_ij)
-    t is the target sequence (the first MSA row). An nn.Embedding is a
-    LinearNoBias on a one-hot input, which is what AF2 applies to its features.
+    t is the target sequence (the first MSA row). AF2 applies Linear layers (with
+    bias) to one-hot features; an nn.Embedding is the same family of functions (a row
+    per token, which can absorb the bias), but it starts at nn.Embedding's N(0, 1),
+    not at AF2's LeCun std 1/sqrt(22) (see linear()).
     """
 
     profile_name = "Alg3_InputEmbedder"
@@ -1529,8 +1536,9 @@ class DistanceHead(nn.Module):
     """Predicts the C-alpha distance d_ij (angstrom) of every residue pair.
 
     A simplification of AF2's distogram head (Suppl. 1.9.8), as in the seed:
-    one regressed distance per pair instead of 64 bins. Like AF2 it symmetrises
-    the logits (l_ij + l_ji) / 2, and a softplus keeps distances non-negative.
+    one regressed distance per pair instead of 64 bins. Its logits are symmetrised,
+    (l_ij + l_ji) / 2 (AF2 adds l_ij + l_ji to its distogram logits, the same up to a
+    factor of 2), and a softplus keeps distances non-negative.
     """
 
     profile_name = "DistanceHead"
@@ -4397,7 +4405,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--min-seq-len", type=_positive_int,
                    help="draw lengths uniformly in [min, seq-len]; batches are padded and masked")
     g.add_argument("--dropout", type=_checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)"), default=0.0,
-                   help="row/column-wise dropout rate on residual branches")
+                   help="row/column-wise dropout rate on residual branches, one rate for both stacks "
+                        "(AF2: 0.15 on the MSA side, 0.25 on the pair side)")
     g = p.add_argument_group("training")
     g.add_argument("--num-steps", type=_positive_int, default=50, help="training steps")
     g.add_argument("--batch-size", type=_positive_int, help="samples per step (default: the preset's)")
