@@ -398,6 +398,8 @@ def test_ln_linear_runs_in_the_chunks_of_one_protein(kernels, monkeypatch, check
 @on_cpu
 @pytest.mark.parametrize("paths", [dict(triton_kernels=True),
                                    dict(triton_kernels=True, fuse_projections=True, attention="sdpa"),
+                                   dict(triton_kernels=True, fuse_projections=True, attention="sdpa",
+                                        fold_layer_norms=True),
                                    dict(triton_kernels=True, chunk_size=3, checkpoint_blocks=True)],
                          ids=lambda p: "+".join(f"{k}={v}" for k, v in p.items()))
 def test_triton_path_computes_the_reference_function(kernels, monkeypatch, paths):
