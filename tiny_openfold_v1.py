@@ -335,9 +335,9 @@ def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
 
 # --- A LayerNorm folded into the products after it (--fold-layer-norms) --------
 #
-# The pair-side LayerNorms (Alg. 7's LayerNorm(z), Alg. 11/12's two, Alg. 13/14's)
-# feed only matrix products, so their weight gamma and bias beta can move into the
-# products' weights and biases:
+# The pair-side LayerNorms (Alg. 7's LayerNorm(z), Alg. 11/12's two, Alg. 13/14's,
+# Alg. 15's) feed only matrix products, so their weight gamma and bias beta can move
+# into the products' weights and biases:
 #
 #     (xhat * gamma + beta) W^T + b  =  xhat (W diag gamma)^T + (b + W beta)
 #
@@ -347,7 +347,11 @@ def concatenated_weights(layers: Sequence[nn.Linear]) -> tuple:
 # kernels in the fastest default-size step: README, Against the targets) but come out
 # of the products' weight gradients, which are computed anyway: dgamma = sum_o
 # dW' * W, dbeta = W^T db', of the weight's size. The MSA side keeps its LayerNorms
-# (there the fold gained nothing in isolation: results/h100_2026-12-08, call 2).
+# (there the fold gained nothing in isolation: results/h100_2026-12-08, call 2), and
+# so does a pair transition that runs --triton-kernels' transition kernel, which
+# computes its LayerNorm inside. The folded weights are rebuilt at every call (per
+# chunk under --chunk-size, and again when a checkpoint recomputes), a few small
+# weight-sized kernels each time.
 
 
 def layer_norm_without_affine(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
@@ -361,7 +365,8 @@ class FoldedLinear:
     project(), project_channels_first() and concatenated_weights() read of an nn.Linear.
 
     The folded weight is computed in at least float32 (under --cast-once W is the bf16
-    copy), so autocast rounds W gamma once. Its weight gradient stays on the main
+    copy), so autocast rounds W gamma once; without autocast it is cast back to W's
+    dtype (a bf16 model stays bf16). Its weight gradient stays on the main
     stream even with --weight-grad-stream: the fold's backward (dW' diag gamma, the sums
     for dgamma and dbeta) reads it right away, where the second stream's products may
     be read only after join_weight_grads()."""
@@ -370,11 +375,16 @@ class FoldedLinear:
 
     def __init__(self, layer: nn.Linear, norm: nn.LayerNorm):
         self.out_features = layer.out_features
-        with torch.autocast(layer.weight.device.type, enabled=False):  # W beta in float32, not bf16
+        device = layer.weight.device.type
+        with torch.autocast(device, enabled=False):  # W beta in float32, not bf16
             w = at_least_fp32(layer.weight)
-            self.weight = w * norm.weight  # [c_out, c_in] * [c_in]
-            shift = torch.mv(w, norm.bias.to(w.dtype))  # W beta [c_out]
-        self.bias = shift if layer.bias is None else layer.bias + shift
+            weight = w * norm.weight  # [c_out, c_in] * [c_in]
+            bias = torch.mv(w, norm.bias.to(w.dtype))  # W beta [c_out]
+            if layer.bias is not None:
+                bias = layer.bias + bias
+        if not torch.is_autocast_enabled(device):
+            weight, bias = weight.to(layer.weight.dtype), bias.to(layer.weight.dtype)
+        self.weight, self.bias = weight, bias
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)
@@ -765,6 +775,7 @@ class Transition(nn.Module):
 
     chunk_size: Optional[int] = None
     triton_kernels = False  # the whole MLP as one kernel each way (torch.ops.tinyopenfold.transition), on a GPU
+    fold_layer_norms = False  # the LayerNorm's weight and bias folded into linear_1 (FoldedLinear; PyTorch code only)
 
     def __init__(self, c: int, c_hidden: int, eps: float):
         super().__init__()
@@ -779,7 +790,8 @@ class Transition(nn.Module):
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         if triton_acts_on(self.triton_kernels, x) and x.shape[-1] <= TRANSITION_KERNEL_WIDTH:
             return self._mlp_kernels(x)
-        return self.linear_2(torch.relu(self.linear_1(self.layer_norm(x))))
+        x, (linear_1,) = normalise_for(self.layer_norm, x, (self.linear_1,), self.fold_layer_norms)
+        return self.linear_2(torch.relu(linear_1(x)))
 
     def _mlp_kernels(self, x: torch.Tensor) -> torch.Tensor:
         """The same function through the hand-written kernels (--triton-kernels). The
@@ -1602,7 +1614,8 @@ class TinyOpenFold(nn.Module):
         on a second CUDA stream (SideStreamProduct; the run joins them before its
         optimizer reads them). fold_layer_norms: the pair-side LayerNorms' weights and
         biases folded into the products that read them (FoldedLinear), whose weight
-        gradients then stay on the main stream."""
+        gradients then stay on the main stream (Alg. 7, 11-14, and 15 where its PyTorch
+        code runs)."""
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise UsageError(f"--attention: expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         if attention == "flex" and flex_attention is None:
@@ -1626,7 +1639,7 @@ class TinyOpenFold(nn.Module):
             if isinstance(module, Linear):
                 module.side_weight_grads = bool(weight_grad_stream)
             if isinstance(module, (MSARowAttentionWithPairBias, TriangleMultiplicationOutgoing,
-                                   TriangleAttentionStartingNode)):
+                                   TriangleAttentionStartingNode, PairTransition)):
                 module.fold_layer_norms = bool(fold_layer_norms)
         return self
 
@@ -2479,7 +2492,8 @@ class CastOnce:
         pieces = FrontPieces(copy)            views, outside the compiled objective
 
     and the objective runs the model on the pieces (torch.func.functional_call).
-    Autocast leaves a bf16 weight alone, so the forward has no casts. Backward gives
+    Autocast leaves a bf16 weight alone, so the forward has no casts (except, with
+    --fold-layer-norms, of the folded weights, which are made in float32). Backward gives
     the pieces bf16 gradients, and FrontPieces' backward copies them, cast to
     float32, straight into their places in FlatAdamW's gradient buffer (multi-tensor
     copy kernels; a split's own backward, one torch.cat into a bf16 copy, took
@@ -4507,7 +4521,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "outer-product mean); "
                         "GPU only, on CPU it changes nothing")
     g.add_argument("--fold-layer-norms", action="store_true",
-                   help="the pair-side LayerNorms (Alg. 7, 11-14) without weight and bias, which are folded into the "
+                   help="the pair-side LayerNorms (Alg. 7, 11-15) without weight and bias, which are folded into the "
                         "products that read them (W diag(gamma), b + W beta): same function, no per-channel sums "
                         "over all pair rows in backward; those products keep their weight gradients off "
                         "--weight-grad-stream's second stream")

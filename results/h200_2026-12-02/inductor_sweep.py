@@ -207,23 +207,28 @@ FLEX_FORWARD_TILES = {
 
 
 # OPTS "noaffine": the pair-side LayerNorms that feed only matrix products (Alg. 7's
-# LayerNorm(z), Alg. 11/12's two, Alg. 13/14's) without their weight and bias. Not the same
-# function: the floor of folding gamma and beta into the products' weights outside the
-# compiled step (results/h100_2026-12-07f), whose own weight-side kernels are not counted.
+# LayerNorm(z), Alg. 11/12's two, Alg. 13/14's, and Alg. 15's where its width is above
+# TRANSITION_KERNEL_WIDTH, so that --triton-kernels' transition kernel, which reads the
+# LayerNorm's weight, does not run it) without their weight and bias: the LayerNorms that
+# --fold-layer-norms folds on the fast paths. Not the same function: the floor of a fold
+# that costs nothing itself (results/h100_2026-12-08).
 NO_AFFINE = {"MSARowAttentionWithPairBias": ("layer_norm_z",),
              "TriangleMultiplicationOutgoing": ("layer_norm_in", "layer_norm_out"),
-             "TriangleAttentionStartingNode": ("layer_norm",)}
+             "TriangleAttentionStartingNode": ("layer_norm",),
+             "PairTransition": ("layer_norm",)}
 
 
 def without_affine(cls, names):
     """cls (and its subclasses that keep its __init__) with the LayerNorms names made
-    without weight and bias."""
+    without weight and bias (a transition's only above TRANSITION_KERNEL_WIDTH)."""
     init = cls.__init__
 
     def patched(self, *args, **kwargs):
         init(self, *args, **kwargs)
         for n in names:
             norm = getattr(self, n)
+            if isinstance(self, t.Transition) and norm.normalized_shape[0] <= t.TRANSITION_KERNEL_WIDTH:
+                continue
             setattr(self, n, torch.nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False))
     cls.__init__ = patched
 
