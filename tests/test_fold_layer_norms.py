@@ -7,7 +7,8 @@ gradient, gamma and beta included) alone and with the other paths, also with
 the eight pair-side LayerNorms of each block and no other; a FoldedLinear is the
 product after the LayerNorm, with and without a bias; a bf16 model without autocast
 stays bf16; under bf16 autocast with --cast-once the folded weights are float32 and
-one step trains like the unfolded path to bf16 rounding. On a GPU: the bf16 fast path
+one step trains like the unfolded path to bf16 rounding; compiled on the CPU it trains
+like eager. On a GPU: the bf16 fast path
 with the fold tracks the reference, and the fastest path trains like itself without it.
 """
 from __future__ import annotations
@@ -163,3 +164,9 @@ def test_gpu_fastest_path_trains_like_itself_without_the_fold():
     every replay moves the weights, and the losses agree to rounding."""
     runs = fastest_path_with_and_without("fold_layer_norms")
     assert runs[True][1] == pytest.approx(runs[False][1], rel=2e-2), runs
+
+
+def test_fold_compiled_on_cpu_trains_like_eager():
+    """torch.compile (Inductor's C++ backend) with the fold and fused projections: the
+    same losses and weights as eager over three steps (test_fast_paths' comparison)."""
+    fast.test_compile_on_cpu_trains_like_eager("step", dict(fuse_projections=True, fold_layer_norms=True))
