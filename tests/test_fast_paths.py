@@ -854,7 +854,7 @@ def test_benchmark_path_parts_set_the_run_fields():
     assert fields == dict(attention="sdpa", compile=True, compile_scope="block", cuda_graphs=True,
                           checkpoint_blocks=False, chunk_size=None, fuse_projections=True, flat_optimizer=False,
                           cast_once=False, triton_kernels=False, weight_grad_stream=False, max_autotune=False,
-                          pdl=False)
+                          pdl=False, fold_layer_norms=False)
     assert tof.parse_benchmark_path("castonce+wgstream")["weight_grad_stream"] is True
     assert tof.parse_benchmark_path("compile+autotune")["max_autotune"] is True
     assert tof.parse_benchmark_path("ckpt+chunk64")["chunk_size"] == 64
