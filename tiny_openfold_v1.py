@@ -1522,7 +1522,8 @@ class InputEmbedder(nn.Module):
     t is the target sequence (the first MSA row). AF2 applies Linear layers (with
     bias) to one-hot features; an nn.Embedding is the same family of functions (a row
     per token, which can absorb the bias), but it starts at nn.Embedding's N(0, 1),
-    not at AF2's LeCun std 1/sqrt(22) (see linear()).
+    not at AF2's LeCun std 1/sqrt(fan_in) (1/sqrt(22) for the target features; see
+    linear()).
     """
 
     profile_name = "Alg3_InputEmbedder"
