@@ -8,8 +8,8 @@ the eight pair-side LayerNorms of each block and no other; a FoldedLinear is the
 product after the LayerNorm, with and without a bias; a bf16 model without autocast
 stays bf16; under bf16 autocast with --cast-once the folded weights are float32 and
 one step trains like the unfolded path to bf16 rounding; compiled on the CPU it trains
-like eager. On a GPU: the bf16 fast path
-with the fold tracks the reference, and the fastest path trains like itself without it.
+like eager. On a GPU: the bf16 fast path with the fold tracks the reference, and the
+fastest path trains like itself without it.
 """
 from __future__ import annotations
 
