@@ -617,21 +617,20 @@ class GatedAttention(nn.Module):
         return t.view(*t.shape[:-1], self.n_heads, self.head_dim).transpose(-2, -3)
 
     def forward(self, x: torch.Tensor, biases: Sequence[torch.Tensor], key_mask: torch.Tensor,
-                norm: Optional[nn.LayerNorm] = None, folded: Optional[nn.LayerNorm] = None) -> torch.Tensor:
+                norm: Optional[nn.LayerNorm] = None, projections: Optional[Sequence] = None) -> torch.Tensor:
         """x [*, R, Q, c_in]: R independent rows, each attending along its own axis
         (queries and keys are the same Q = K positions); key_mask [*, R, K]; each
         bias is shared by the rows and broadcasts to [*, 1, H, Q, K]. norm: the
         caller's LayerNorm, applied to x first (inside, so that project() may join
-        it to the q/k/v/g product). folded (--fold-layer-norms): x is the caller's
-        LayerNorm output without its weight and bias, which fold into q/k/v/g."""
-        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)], shared=(norm, folded, *biases))
+        it to the q/k/v/g product). projections: the q/k/v/g products to use instead
+        of linear_q, linear_k, linear_v, linear_g (FoldedLinear, --fold-layer-norms)."""
+        projections = projections or (self.linear_q, self.linear_k, self.linear_v, self.linear_g)
+        return chunked(self._attend, self.chunk_size, [(x, -3), (key_mask, -2)],
+                       shared=(norm, tuple(projections), *biases))
 
     def _attend(self, x: torch.Tensor, key_mask: torch.Tensor, norm: Optional[nn.LayerNorm],
-                folded: Optional[nn.LayerNorm], *biases: torch.Tensor) -> torch.Tensor:
-        layers = (self.linear_q, self.linear_k, self.linear_v, self.linear_g)
-        if folded is not None:
-            layers = tuple(FoldedLinear(layer, folded) for layer in layers)
-        q, k, v, g = project(x, layers, self.fuse_projections, norm=norm, kernels=self.triton_kernels)
+                projections: tuple, *biases: torch.Tensor) -> torch.Tensor:
+        q, k, v, g = project(x, projections, self.fuse_projections, norm=norm, kernels=self.triton_kernels)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # [*, H, Q or K, c]
         if self.attention == "flex" and (q.device.type == "cpu" or self.head_dim >= FLEX_MIN_HEAD_WIDTH):
             o = self._flex(q, k, v, biases, key_mask)
@@ -1427,11 +1426,14 @@ class TriangleAttentionStartingNode(nn.Module):
 
     def _attend(self, z: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [*, N_res(i), N_res(j), c_z], pair_mask [*, N_res, N_res]."""
-        z, layers = normalise_for(self.layer_norm, z, (self.linear_b,), self.fold_layer_norms)
-        b, = project(z, layers, self.attention.fuse_projections)  # [*, N_res(j), N_res(k), H]
+        att = self.attention
+        z, (linear_b, *projections) = normalise_for(
+            self.layer_norm, z, (self.linear_b, att.linear_q, att.linear_k, att.linear_v, att.linear_g),
+            self.fold_layer_norms)
+        b, = project(z, (linear_b,), att.fuse_projections)  # [*, N_res(j), N_res(k), H]
         b = b.permute(*range(b.dim() - 3), -1, -3, -2).unsqueeze(-4)  # [*, 1, H, j, k]
         # Batch over i; queries j, keys k; key (i, k) is real if pair_mask[i, k].
-        return self.attention(z, [b], pair_mask, folded=self.layer_norm if self.fold_layer_norms else None)
+        return att(z, [b], pair_mask, projections=projections)
 
 
 class TriangleAttentionEndingNode(TriangleAttentionStartingNode):
